@@ -1,0 +1,98 @@
+/*
+ * conf.h - edad's configuration: RabbitMQ's rabbitmq.conf "key = value"
+ * format and key names where RabbitMQ has the key, plus edad's own keys.
+ * Every option is declared once in src/conf/options.def (name, type,
+ * default, bounds, reloadable flag, help); the parser, `edad
+ * --print-defaults` and conf/edad.conf all follow that table.  Knows
+ * nothing about sockets or the event loop: it only fills a struct.
+ */
+#ifndef EDAD_CONF_H
+#define EDAD_CONF_H
+
+#include "edad/core.h"
+
+#define CONF_MAX_LISTENERS 16
+
+struct conf_listener {
+    char name[64];        /* the part after listeners.tcp. ("default") */
+    char host[256];       /* numeric IPv4/IPv6 address or host name; "" = all;
+                             IPv6 is stored without brackets ("::1") */
+    uint16_t port;
+};
+
+struct edad_conf {
+    /* listeners.tcp.<name> = [host:]port; listeners.tcp = none clears them */
+    struct conf_listener listeners[CONF_MAX_LISTENERS];
+    unsigned n_listeners;
+
+    char *default_user;         /* default_user (guest) */
+    char *default_pass;         /* default_pass (guest) */
+    char *default_vhost;        /* default_vhost (/) */
+    char **loopback_users;      /* loopback_users.<user> = true|false, or = none;
+                                   NULL-terminated list, default {"guest"} */
+
+    uint32_t heartbeat;         /* seconds, 0 disables; default 60 */
+    uint32_t frame_max;         /* bytes, 4096..; default 131072 */
+    uint16_t channel_max;       /* default 2047; 0 means 65535 on the wire */
+    uint64_t max_message_size;  /* bytes; default 134217728 */
+    uint32_t handshake_timeout; /* ms; default 10000; 0 = none ("infinity") */
+    uint32_t connection_max;    /* 0 = unlimited (RabbitMQ "infinity") */
+    uint32_t tcp_backlog;       /* tcp_listen_options.backlog; default 128 */
+    bool tcp_nodelay;           /* tcp_listen_options.nodelay; default true */
+
+    enum log_level log_level;   /* log.console.level (info) */
+    bool log_console;           /* log.console (true) */
+    char *log_file;             /* log.file: path or NULL (false) */
+    enum log_level log_file_level; /* log.file.level (info) */
+
+    char *data_dir;             /* edad: data_dir, default "/var/lib/edad" */
+    uint32_t output_high_water; /* edad: net.output_high_watermark bytes; default 1 MiB */
+
+    /* Private to conf.c: bit i set while option i, a family such as
+       listeners.tcp.<name>, still holds its built-in default (the first
+       key of the family that is set replaces the default, as in RabbitMQ). */
+    uint64_t family_defaulted;
+};
+
+/* Fill *c with every option's default (heap strings; conf_free releases). */
+void conf_init(struct edad_conf *c);
+/* Release every heap string and list; *c may be conf_init'ed again. */
+void conf_free(struct edad_conf *c);
+
+/*
+ * Parse a file on top of the current values.  On failure returns
+ * EDAD_ERR_INVALID (or EDAD_ERR_IO when it can't be read) and writes
+ * "FILE:LINE: reason" into err.  Unknown keys and out-of-bounds or
+ * ill-typed values are errors.  Comments start with '#'.
+ * Comments are whole lines only (a '#' after a value is part of it).
+ * Parsing stops at the first error; *c may then hold the values set
+ * before it and must still be released with conf_free.  err may be NULL.
+ */
+edad_status conf_load_file(struct edad_conf *c, const char *path, char *err, size_t errlen);
+/* Same, from a string (for tests and fuzzing); name is used in messages. */
+edad_status conf_load_string(struct edad_conf *c, const char *name, const char *text,
+                             char *err, size_t errlen);
+/* Apply one key = value pair (used by the parser and by -s overrides).
+   Key and value are trimmed.  On failure returns EDAD_ERR_INVALID, leaves
+   the option unchanged and writes "key: reason" (no file:line) into err. */
+edad_status conf_set(struct edad_conf *c, const char *key, const char *value,
+                     char *err, size_t errlen);
+/* Print the option table: each key, type, default, bounds and help. */
+void conf_print_defaults(FILE *out);
+/* Print the shipped conf/edad.conf (every option commented with its
+   default and help); `make regen-conf` writes the file with it. */
+void conf_print_conf(FILE *out);
+/* True when user must connect from loopback only. */
+bool conf_is_loopback_user(const struct edad_conf *c, const char *user);
+/*
+ * SIGHUP: copy every option marked reloadable from fresh (a newly loaded
+ * conf) into live, deep-copying strings and lists.  Other options keep
+ * live's value; each one whose value differs is logged at warning level
+ * ("restart edad to apply") and counted.  Returns that count.
+ */
+unsigned conf_apply_reloadable(struct edad_conf *live, const struct edad_conf *fresh);
+/* Whether the option named key (e.g. "heartbeat", "listeners.tcp.x") is
+   reloadable; false for unknown keys. */
+bool conf_key_is_reloadable(const char *key);
+
+#endif
