@@ -112,7 +112,14 @@ if [ "${EDAD_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
         make -C build-fuzz -j"$jobs" fuzz-targets >build-fuzz.build.log 2>&1 || { tail -30 build-fuzz.build.log; return 1; }
     }
     if step "fuzz targets build (clang libFuzzer)" fuzz_build; then
-        step "fuzzing ${FUZZ_SECONDS}s per target" bash fuzz/run.sh "$FUZZ_SECONDS" build-fuzz
+        fuzz_run() {
+            bash fuzz/run.sh "$FUZZ_SECONDS" build-fuzz >build-fuzz.run.log 2>&1
+            local rc=$?
+            grep -E '^(==|Done|stat::number_of_executed_units)' build-fuzz.run.log
+            [ $rc -eq 0 ] || tail -60 build-fuzz.run.log
+            return $rc
+        }
+        step "fuzzing ${FUZZ_SECONDS}s per target" fuzz_run
     fi
 fi
 
