@@ -544,7 +544,7 @@ static edad_status set_family_userflag(struct edad_conf *c, const struct conf_op
 {
     char shown[80];
     char ***plist = field_ptr(c, o);
-    bool on;
+    bool on = false;
 
     if (member[0] == '\0') {
         if (strcmp(v, "none") != 0)
