@@ -1,0 +1,536 @@
+/*
+ * broker.h - the broker domain model: vhosts, exchanges, queues, bindings,
+ * messages, consumers, routing and per-queue storage, with RabbitMQ's
+ * semantics, reply codes and reply texts (struct broker_err).
+ * Not here: frames, sockets, the event loop, AMQP encoding; the session and
+ * the management API call it with plain arguments.  Single-threaded.
+ */
+#ifndef EDAD_BROKER_H
+#define EDAD_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edad/core.h"
+#include "edad/status.h"
+
+struct broker;
+struct vhost;
+struct exchange;
+struct queue;
+struct consumer;
+struct message;
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* AMQP reply codes the broker produces (same numbers as the protocol). */
+enum broker_reply_code {
+    BROKER_ACCESS_REFUSED = 403,
+    BROKER_NOT_FOUND = 404,
+    BROKER_RESOURCE_LOCKED = 405,
+    BROKER_PRECONDITION_FAILED = 406,
+    BROKER_RESOURCE_ERROR = 506,
+    BROKER_COMMAND_INVALID = 503,
+    BROKER_NOT_ALLOWED = 530,
+    BROKER_NOT_IMPLEMENTED = 540,
+    BROKER_INTERNAL_ERROR = 541,
+};
+
+/*
+ * Filled by every failing broker call: code is the reply code to send and
+ * text the complete reply text as RabbitMQ words it, name prefix included,
+ * e.g. "NOT_FOUND - no exchange 'x' in vhost '/'".  Whether the error
+ * closes the channel or the connection is the session's decision (503 is a
+ * connection error in AMQP, the others channel errors).
+ */
+struct broker_err {
+    uint16_t code;
+    char text[256];
+};
+
+/* ---- typed argument tables (x-arguments, message headers) ---------------- */
+
+/*
+ * Value kinds use the AMQP field type letters (RabbitMQ's interpretation),
+ * so the session converts its decoded tables kind for kind.
+ */
+enum broker_value_kind {
+    BROKER_V_BOOL = 't',
+    BROKER_V_I8 = 'b',
+    BROKER_V_U8 = 'B',
+    BROKER_V_I16 = 's',
+    BROKER_V_U16 = 'u',
+    BROKER_V_I32 = 'I',
+    BROKER_V_U32 = 'i',
+    BROKER_V_I64 = 'l',
+    BROKER_V_U64 = 'L',
+    BROKER_V_FLOAT = 'f',
+    BROKER_V_DOUBLE = 'd',
+    BROKER_V_DECIMAL = 'D',
+    BROKER_V_STRING = 'S',      /* longstr */
+    BROKER_V_BYTES = 'x',
+    BROKER_V_ARRAY = 'A',
+    BROKER_V_TIMESTAMP = 'T',
+    BROKER_V_TABLE = 'F',
+    BROKER_V_VOID = 'V',
+};
+
+struct broker_arg;
+struct broker_value;
+
+struct broker_table {
+    uint32_t count;
+    const struct broker_arg *entries;
+    struct edad_bytes raw;      /* encoded table body (no length prefix) as
+                                   received; empty when built by hand */
+};
+
+struct broker_array {
+    uint32_t count;
+    const struct broker_value *values;
+};
+
+struct broker_value {
+    uint8_t kind;               /* enum broker_value_kind */
+    union {
+        bool b;
+        int64_t i;              /* b B s u I i l T (T: seconds since epoch) */
+        uint64_t u;             /* L */
+        double d;               /* f d */
+        struct { uint8_t scale; uint32_t value; } dec;
+        struct edad_bytes str;  /* S x */
+        struct broker_table table;
+        struct broker_array array;
+    } v;
+};
+
+struct broker_arg {
+    struct edad_bytes key;
+    struct broker_value value;
+};
+
+/* Entry with this key (exact bytes), or NULL.  t may be NULL. */
+const struct broker_value *broker_table_get(const struct broker_table *t, const char *key);
+
+/* ---- broker and virtual hosts ------------------------------------------- */
+
+/* Process-wide knobs; zero-initialised means defaults. */
+struct broker_config {
+    uint32_t dispatch_batch;    /* messages per queue per dispatch pass (default 256) */
+};
+
+struct broker *broker_new(const struct broker_config *cfg);
+/*
+ * Free the broker and everything in it (vhosts, queues, messages).  Every
+ * session must be gone first: entries they still hold point into freed
+ * memory afterwards.  NULL is a no-op.
+ */
+void broker_free(struct broker *b);
+
+/*
+ * Create a vhost with the predeclared exchanges ("", amq.direct, amq.fanout,
+ * amq.topic, amq.headers, amq.match), or return the existing one.
+ */
+struct vhost *broker_vhost_add(struct broker *b, const char *name);
+/* NULL when absent. */
+struct vhost *broker_vhost_find(struct broker *b, struct edad_bytes name);
+/* Delete a vhost with its queues (consumers get cancelled) and exchanges. */
+edad_status broker_vhost_delete(struct broker *b, struct edad_bytes name);
+const char *vhost_name(const struct vhost *vh);
+struct broker *vhost_broker(const struct vhost *vh);
+
+/*
+ * The connection identified by owner has gone: delete every exclusive queue
+ * it declared.  The session requeues its unacked messages and cancels its
+ * consumers before calling this.
+ */
+void broker_connection_closed(struct broker *b, const void *owner);
+
+/*
+ * Generate a unique server name: prefix + 22 url-safe base64 characters of
+ * 16 random bytes ("amq.gen-", "amq.ctag-").  out needs strlen(prefix) + 23.
+ */
+void broker_name_generate(const char *prefix, char *out, size_t outlen);
+
+/* ---- hooks for later issues (durability, dead-lettering) ----------------- */
+
+struct queue_entry;
+
+enum broker_drop_reason {
+    BROKER_DROP_REJECTED,       /* basic.reject / basic.nack without requeue */
+    BROKER_DROP_EXPIRED,        /* TTL (issue 4) */
+    BROKER_DROP_MAXLEN,         /* x-max-length overflow (issue 4) */
+    BROKER_DROP_DELIVERY_LIMIT, /* x-delivery-limit (issue 4) */
+};
+
+/*
+ * Optional callbacks; any member may be NULL.  They are the seams where the
+ * store (issue 5) and dead-lettering (issue 4) attach:
+ *  - store_enqueue: a persistent message was enqueued on a durable queue.
+ *    Return EDAD_OK, or an error to refuse it (disk full): the message is
+ *    then not enqueued there and the publish reports it as rejected.
+ *  - store_remove: such an entry left its live queue for good (ack, drop,
+ *    purge).  Deleting a durable queue is reported once, through
+ *    definitions_changed, not entry by entry.
+ *  - dropped: an entry leaves its queue undelivered for reason; the hook
+ *    receives the queue and entry (message reference still owned by the
+ *    broker: take a message_ref to keep it).  Dead-lettering lives here.
+ *  - definitions_changed: a durable exchange, queue or binding was created
+ *    or deleted; the store rewrites its definitions file.
+ */
+struct broker_hooks {
+    void *ctx;
+    edad_status (*store_enqueue)(void *ctx, struct queue *q, const struct queue_entry *e);
+    void (*store_remove)(void *ctx, struct queue *q, const struct queue_entry *e);
+    void (*dropped)(void *ctx, struct queue *q, const struct queue_entry *e,
+                    enum broker_drop_reason reason);
+    void (*definitions_changed)(void *ctx, struct vhost *vh);
+};
+
+/* Copy *hooks (NULL clears them). */
+void broker_set_hooks(struct broker *b, const struct broker_hooks *hooks);
+
+/* ---- dispatch scheduling -------------------------------------------------- */
+
+/*
+ * Enqueue never calls into consumers.  A queue that has ready messages and
+ * a consumer that may have credit is marked dirty; the server calls
+ * broker_dispatch_pending() once per event-loop iteration, which delivers
+ * up to cfg.dispatch_batch messages per dirty queue.  Returns true when
+ * work remains (call again on the next iteration without waiting).
+ */
+bool broker_dispatch_pending(struct broker *b);
+/*
+ * fn is called (at most once until the next broker_dispatch_pending) when
+ * the dirty set goes from empty to non-empty, so the server can wake its
+ * loop (event_active) instead of polling.
+ */
+void broker_set_wakeup(struct broker *b, void (*fn)(void *ctx), void *ctx);
+
+/* ---- exchanges ------------------------------------------------------------ */
+
+struct exchange_declare {
+    struct edad_bytes name;     /* CR/LF are stripped, as RabbitMQ does */
+    struct edad_bytes type;     /* direct, fanout, topic, headers */
+    bool passive;
+    bool durable;
+    bool auto_delete;           /* deleted when its last source binding goes */
+    bool internal;              /* no direct publishing (403) */
+    const struct broker_table *args;   /* may be NULL; copied */
+};
+
+/*
+ * exchange.declare.  Errors: 503 unknown type, 403 default exchange or
+ * reserved "amq." prefix on creation, 404 passive and absent, 406
+ * inequivalent type/durable/auto_delete/internal/alternate-exchange or bad
+ * argument.
+ */
+edad_status exchange_declare(struct vhost *vh, const struct exchange_declare *d,
+                             struct broker_err *err);
+/*
+ * exchange.delete.  Deleting an absent exchange succeeds (RabbitMQ).
+ * Errors: 403 default or amq.* exchange, 406 if_unused and it is the source
+ * of a binding.  Bindings to and from it go; auto-delete sources left
+ * without bindings are deleted in turn.
+ */
+edad_status exchange_delete(struct vhost *vh, struct edad_bytes name, bool if_unused,
+                            struct broker_err *err);
+/* NULL when absent. */
+struct exchange *exchange_find(struct vhost *vh, struct edad_bytes name);
+
+/*
+ * exchange.bind / exchange.unbind: messages routed by source also go to
+ * destination's bindings.  Errors: 403 default exchange on either side, 404
+ * source or destination absent (source reported first), 406 invalid
+ * binding arguments (headers x-match).  Bind is idempotent; unbinding a
+ * binding that does not exist succeeds.
+ */
+edad_status exchange_bind(struct vhost *vh, struct edad_bytes destination,
+                          struct edad_bytes source, struct edad_bytes routing_key,
+                          const struct broker_table *args, struct broker_err *err);
+edad_status exchange_unbind(struct vhost *vh, struct edad_bytes destination,
+                            struct edad_bytes source, struct edad_bytes routing_key,
+                            const struct broker_table *args, struct broker_err *err);
+
+struct exchange_info {
+    const char *name;
+    size_t name_len;
+    const char *type;
+    bool durable, auto_delete, internal;
+    const struct broker_table *args;    /* never NULL */
+};
+void exchange_get_info(const struct exchange *x, struct exchange_info *out);
+
+/* ---- messages ------------------------------------------------------------- */
+
+/* Flags the session derives once from the content header at publish. */
+struct message_info {
+    bool persistent;            /* delivery_mode == 2 */
+    bool has_priority;
+    uint8_t priority;
+    int64_t expiration_ms;      /* parsed expiration property; -1 = none */
+};
+
+/*
+ * One allocation holding the reference count, the routing info (exchange,
+ * routing key), the content-header property bytes verbatim (property flags
+ * and values, as received) and room for body_size bytes of body, which the
+ * caller fills through message_body_mut() before publishing.  Returns a
+ * message with one reference, or NULL when a name exceeds 255 bytes or the
+ * body exceeds UINT32_MAX bytes.  Bodies are never copied per queue.
+ */
+struct message *message_new(struct edad_bytes exchange, struct edad_bytes routing_key,
+                            struct edad_bytes props, uint64_t body_size,
+                            const struct message_info *info);
+struct message *message_ref(struct message *m);
+/* Drop one reference and set *mp to NULL; frees at zero.  NULL is a no-op. */
+void message_unref(struct message **mp);
+uint8_t *message_body_mut(struct message *m);
+struct edad_bytes message_body(const struct message *m);
+struct edad_bytes message_props(const struct message *m);
+struct edad_bytes message_exchange(const struct message *m);
+struct edad_bytes message_routing_key(const struct message *m);
+bool message_is_persistent(const struct message *m);
+/* -1 when the message has no priority. */
+int message_priority(const struct message *m);
+int64_t message_expiration_ms(const struct message *m);
+uint32_t message_refcount(const struct message *m);
+
+/* ---- publishing ----------------------------------------------------------- */
+
+struct broker_publish_opts {
+    /*
+     * Message headers for headers exchanges, decoded lazily: called at most
+     * once per publish, only when a headers exchange is on the route; may
+     * return NULL (no headers).  get_headers itself may be NULL.
+     */
+    const struct broker_table *(*get_headers)(void *ctx);
+    void *headers_ctx;
+};
+
+struct broker_publish_result {
+    uint32_t routed;            /* queues the message was enqueued on; 0 with
+                                   mandatory -> basic.return 312 NO_ROUTE */
+    uint32_t rejected;          /* queues that refused it (store error, later
+                                   x-overflow=reject-publish): nack when confirming */
+    uint32_t pending;           /* queues that will confirm later (store, issue
+                                   5); 0 today: confirm at once */
+};
+
+/*
+ * basic.publish of m to the exchange named in m (message_exchange) with its
+ * routing key: routes through exchange-to-exchange bindings and alternate
+ * exchanges, each queue receiving the message at most once, and enqueues
+ * it (each queue takes its own reference; the caller keeps its own and
+ * still has to unref it).  Never calls consumers (see dispatch).  opts may
+ * be NULL.  Errors: 404 no exchange, 403 internal exchange.
+ */
+edad_status broker_publish(struct vhost *vh, struct message *m,
+                           const struct broker_publish_opts *opts,
+                           struct broker_publish_result *res, struct broker_err *err);
+
+/* ---- queues --------------------------------------------------------------- */
+
+/*
+ * A message on a queue.  Deliveries hand the entry, by value, to the
+ * session, which keeps it (delivery tag -> entry) until it settles it with
+ * exactly one of queue_ack / queue_requeue / queue_reject_drop.
+ */
+struct queue_entry {
+    struct message *msg;        /* one reference, owned by whoever holds the entry */
+    uint64_t seq;               /* position in its queue (requeue restores it) */
+    uint32_t delivery_count;    /* deliveries before this one */
+    uint32_t flags;             /* QUEUE_ENTRY_* */
+};
+#define QUEUE_ENTRY_REDELIVERED 0x1u
+
+struct queue_declare {
+    struct edad_bytes name;     /* empty: server-named "amq.gen-..." */
+    bool passive;
+    bool durable;
+    bool exclusive;
+    bool auto_delete;
+    const struct broker_table *args;   /* may be NULL; copied */
+    const void *owner;          /* connection token (exclusive ownership) */
+};
+
+struct queue_declare_ok {
+    struct queue *queue;
+    const char *name;           /* valid while the queue exists */
+    size_t name_len;
+    uint32_t message_count;     /* ready messages */
+    uint32_t consumer_count;
+};
+
+/*
+ * queue.declare.  Errors: 404 passive and absent, 403 "amq." prefix, 405
+ * exclusive queue of another connection (or exclusive mismatch), 406
+ * inequivalent durable/auto_delete/arguments or invalid/unsupported
+ * argument.  x-queue-type=quorum declares an ordinary durable queue (and
+ * logs it).  ok may be NULL.
+ */
+edad_status queue_declare(struct vhost *vh, const struct queue_declare *d,
+                          struct queue_declare_ok *ok, struct broker_err *err);
+
+/*
+ * The queue to operate on for basic.get, basic.consume, etc.: NULL with
+ * 404 when absent, 405 when it is exclusive to another owner.
+ */
+struct queue *queue_lookup(struct vhost *vh, struct edad_bytes name, const void *owner,
+                           struct broker_err *err);
+
+/*
+ * queue.delete.  An absent queue deletes fine with count 0 (RabbitMQ).
+ * Errors: 405 exclusive to another owner, 406 if_empty with ready
+ * messages, 406 if_unused with consumers.  Consumers get their cancelled
+ * callback; ready messages are dropped; *message_count (may be NULL) gets
+ * the ready count at deletion.
+ */
+edad_status queue_delete(struct vhost *vh, struct edad_bytes name, const void *owner,
+                         bool if_unused, bool if_empty, uint32_t *message_count,
+                         struct broker_err *err);
+
+/* queue.purge: drop ready messages (unacked stay). Errors: 404, 405. */
+edad_status queue_purge(struct vhost *vh, struct edad_bytes name, const void *owner,
+                        uint32_t *message_count, struct broker_err *err);
+
+/*
+ * queue.bind / queue.unbind.  Errors: 403 default exchange, 404 exchange
+ * or queue absent (exchange first), 405 exclusive queue of another owner,
+ * 406 invalid binding arguments.  Unbinding an absent binding succeeds.
+ */
+edad_status queue_bind(struct vhost *vh, struct edad_bytes queue, struct edad_bytes exchange,
+                       struct edad_bytes routing_key, const struct broker_table *args,
+                       const void *owner, struct broker_err *err);
+edad_status queue_unbind(struct vhost *vh, struct edad_bytes queue, struct edad_bytes exchange,
+                         struct edad_bytes routing_key, const struct broker_table *args,
+                         const void *owner, struct broker_err *err);
+
+/*
+ * basic.get: take the next ready message (requeued ones at their original
+ * position first).  Returns false when empty.  With no_ack the entry is
+ * settled already and the caller only message_unrefs e->msg when done;
+ * otherwise it settles the entry later.  *message_count (may be NULL) gets
+ * the ready count left.
+ */
+bool queue_get(struct queue *q, bool no_ack, struct queue_entry *e, uint32_t *message_count);
+
+/* Settle an unacked entry (takes its message reference; e->msg becomes NULL). */
+void queue_ack(struct queue *q, struct queue_entry *e);
+/* Return it to its original position, flagged redelivered. */
+void queue_requeue(struct queue *q, struct queue_entry *e);
+/* Reject without requeue: dropped (dead-lettered through the hook, later). */
+void queue_reject_drop(struct queue *q, struct queue_entry *e);
+
+/*
+ * Keep q allocated while the caller holds the pointer (a deleted queue
+ * stays allocated, marked deleted, until its refs and unacked entries are
+ * gone).  Unacked entries keep their queue alive by themselves.
+ */
+struct queue *queue_ref(struct queue *q);
+void queue_unref(struct queue **qp);
+bool queue_is_deleted(const struct queue *q);
+const char *queue_name(const struct queue *q);
+struct vhost *queue_vhost(const struct queue *q);
+
+struct queue_info {
+    const char *name;
+    size_t name_len;
+    bool durable, exclusive, auto_delete;
+    const void *owner;
+    const struct broker_table *args;    /* never NULL */
+};
+void queue_get_info(const struct queue *q, struct queue_info *out);
+
+struct queue_stats {
+    uint32_t ready;             /* messages waiting */
+    uint32_t unacked;           /* delivered, not settled */
+    uint32_t consumers;
+    uint64_t ready_bytes;       /* body bytes of ready messages */
+    uint64_t unacked_bytes;
+    uint64_t published;         /* total enqueued */
+    uint64_t delivered;         /* total deliveries to consumers */
+    uint64_t got;               /* total basic.get deliveries */
+    uint64_t redelivered;       /* deliveries with the redelivered flag */
+    uint64_t acked;             /* total settled by ack (and no-ack) */
+    uint64_t dropped;           /* rejected without requeue, purged */
+};
+void queue_get_stats(const struct queue *q, struct queue_stats *out);
+
+/* ---- consumers ------------------------------------------------------------- */
+
+/*
+ * Supplied by the session for each consumer.  Callbacks must not call
+ * consumer_cancel on other consumers of the same queue or delete queues;
+ * cancelling the consumer being called is allowed.
+ *  - can_deliver: may one more message go now (prefetch credit, channel
+ *    flow, output not saturated)?  After false the broker does not ask
+ *    again until consumer_resume().
+ *  - deliver: the entry is the session's now (see struct queue_entry).  For
+ *    no-ack consumers it is settled already: unref e->msg when sent.
+ *  - cancelled: the queue was deleted; the consumer is freed right after
+ *    this returns (send basic.cancel when the client has
+ *    consumer_cancel_notify).
+ */
+struct consumer_ops {
+    bool (*can_deliver)(void *ctx);
+    void (*deliver)(void *ctx, struct consumer *c, struct queue *q, struct queue_entry *e);
+    void (*cancelled)(void *ctx, struct consumer *c);
+};
+
+struct consume_opts {
+    struct edad_bytes tag;      /* uniqueness per channel is the session's job */
+    bool no_ack;
+    bool exclusive;
+    const struct broker_table *args;   /* may be NULL; copied */
+};
+
+/*
+ * basic.consume on q (from queue_lookup).  Errors: 403 exclusive consumer
+ * present, or exclusive requested while others consume; 406 bad x-priority.
+ */
+edad_status queue_consume(struct queue *q, const struct consume_opts *o,
+                          const struct consumer_ops *ops, void *ctx,
+                          struct consumer **out, struct broker_err *err);
+/*
+ * basic.cancel (or channel close): unregister and free c.  Its unacked
+ * entries stay with the session.  The last consumer of an auto-delete queue
+ * deletes the queue.
+ */
+void consumer_cancel(struct consumer *c);
+/*
+ * Credit may be back (ack, nack/reject, recover, qos change, output
+ * drained, channel.flow on): put c back in its queue's rotation.  Cheap and
+ * idempotent; call it for every consumer that may have regained credit.
+ */
+void consumer_resume(struct consumer *c);
+struct queue *consumer_queue(const struct consumer *c);
+struct edad_bytes consumer_tag(const struct consumer *c);
+bool consumer_no_ack(const struct consumer *c);
+
+/* ---- iteration (management API) -------------------------------------------- */
+
+/* Call fn for each live item; stop early when fn returns false. */
+void vhost_foreach_queue(struct vhost *vh, bool (*fn)(void *ctx, struct queue *q), void *ctx);
+void vhost_foreach_exchange(struct vhost *vh, bool (*fn)(void *ctx, struct exchange *x),
+                            void *ctx);
+size_t vhost_queue_count(const struct vhost *vh);
+size_t vhost_exchange_count(const struct vhost *vh);
+
+struct binding_info {
+    const char *source;         /* exchange name */
+    const char *destination;
+    bool destination_is_queue;
+    struct edad_bytes routing_key;
+    const struct broker_table *args;    /* never NULL */
+};
+/*
+ * Explicit bindings whose source is x (the default exchange's implicit
+ * ones are not listed).  fn must not add or remove bindings.
+ */
+void exchange_foreach_binding(struct exchange *x,
+                              bool (*fn)(void *ctx, const struct binding_info *bi), void *ctx);
+size_t exchange_binding_count(const struct exchange *x);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * broker_int.h - broker-private: struct broker and struct vhost, the error
+ * helper and name utilities shared by the broker's modules.  Exchanges and
+ * queues have their own private headers; other layers see only broker.h.
+ */
+#ifndef EDAD_BROKER_INT_H
+#define EDAD_BROKER_INT_H
+
+#include "edad/broker.h"
+#include "hmap.h"
+
+#define BROKER_NAME_MAX 255
+
+struct queue;
+struct exchange;
+
+struct broker {
+    struct broker_config cfg;
+    struct broker_hooks hooks;
+    uint64_t seed;              /* hash seed, random per process */
+    struct hmap vhosts;         /* struct vhost by name */
+    struct hmap owners;         /* struct owner_rec by owner pointer */
+    uint64_t route_gen;         /* bumped per publish: visited marks */
+    /* scratch for routing (reused, never shrinks below its peak) */
+    struct queue **route_q;
+    uint32_t route_qn, route_qcap;
+    struct exchange **route_x;
+    uint32_t route_xn, route_xcap;
+    /* dirty queues awaiting dispatch (FIFO, intrusive) */
+    struct queue *dirty_head, *dirty_tail;
+    uint32_t dirty_count;
+    void (*wakeup)(void *ctx);
+    void *wakeup_ctx;
+    bool wakeup_sent;
+    /* deleted queues still referenced (refs or unacked entries) */
+    struct queue *zombies;
+};
+
+struct vhost {
+    struct broker *broker;
+    uint64_t hash;
+    struct hmap exchanges;      /* struct exchange by name */
+    struct hmap queues;         /* struct queue by name */
+    struct exchange *default_x;
+    size_t name_len;
+    char name[];                /* NUL-terminated */
+};
+
+/* Exclusive queues of one connection, deleted when it closes. */
+struct owner_rec {
+    const void *owner;
+    struct queue *head;
+};
+
+/*
+ * Fill err (may be NULL) with code and "NAME - " + formatted text; returns
+ * the edad_status matching the code (404 NOT_FOUND, 406 INVALID, ...).
+ */
+edad_status broker_err_set(struct broker_err *err, uint16_t code, const char *fmt, ...)
+    EDAD_PRINTF(3, 4);
+
+/*
+ * Copy name without CR and LF (RabbitMQ strips them from declared names)
+ * into buf[BROKER_NAME_MAX + 1]; false when longer than 255 bytes.
+ */
+bool broker_name_strip(struct edad_bytes in, char *buf, struct edad_bytes *out);
+
+/* "kind 'name' in vhost 'v'" (RabbitMQ's rs/1) into buf. */
+void broker_rs(char *buf, size_t n, const char *kind, const char *name, size_t name_len,
+               const struct vhost *vh);
+
+/* Name equality callback for maps of vhosts, exchanges and queues. */
+uint64_t broker_hash_name(const struct broker *b, struct edad_bytes name);
+
+/* Exclusive-queue bookkeeping (broker.c). */
+void broker_owner_add(struct broker *b, struct queue *q);
+void broker_owner_remove(struct broker *b, struct queue *q);
+
+/* Dirty-list maintenance (broker.c). */
+void broker_dirty_add(struct broker *b, struct queue *q);
+void broker_dirty_remove(struct broker *b, struct queue *q);
+
+/* Zombie list: deleted but still referenced queues (broker.c). */
+void broker_zombie_add(struct broker *b, struct queue *q);
+void broker_zombie_remove(struct broker *b, struct queue *q);
+
+/* Many message bytes were just freed (queue deleted or purged): maybe
+ * return the heap's free pages to the system. */
+void broker_memory_released(uint64_t bytes);
+
+/* Notify the store that durable definitions changed. */
+void broker_definitions_changed(struct broker *b, struct vhost *vh);
+
+/* Vhost internals (vhost.c). */
+struct vhost *vhost_new(struct broker *b, struct edad_bytes name);
+void vhost_destroy(struct vhost *vh);
+
+#endif

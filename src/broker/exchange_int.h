@@ -1,0 +1,116 @@
+/*
+ * exchange_int.h - broker-private: struct exchange, struct binding, the
+ * exchange type vtable and the routing context the types emit into.  One
+ * file per type implements the vtable (exchange_direct.c, ...); binding.c
+ * owns binding lifetime, publish.c the routing walk.
+ */
+#ifndef EDAD_BROKER_EXCHANGE_INT_H
+#define EDAD_BROKER_EXCHANGE_INT_H
+
+#include "broker_int.h"
+#include "queue_int.h"
+
+struct binding;
+struct route_ctx;
+
+/*
+ * An exchange type.  add/remove keep the type's routing index in step with
+ * the exchange's bindings; route emits every matching binding into the
+ * context (duplicates are fine: the context deduplicates).
+ */
+struct exchange_type {
+    const char *name;
+    /* 406 for bindings the type refuses (headers: bad x-match); may be NULL */
+    edad_status (*validate_binding)(const struct broker_table *args, struct broker_err *err);
+    void (*add)(struct exchange *x, struct binding *b);
+    void (*remove)(struct exchange *x, struct binding *b);
+    void (*route)(struct exchange *x, struct route_ctx *rc);
+    void (*free_index)(struct exchange *x);  /* called when no bindings remain */
+};
+
+extern const struct exchange_type exchange_type_direct;
+extern const struct exchange_type exchange_type_fanout;
+extern const struct exchange_type exchange_type_topic;
+extern const struct exchange_type exchange_type_headers;
+
+/* The type named name, or NULL. */
+const struct exchange_type *exchange_type_find(struct edad_bytes name);
+
+struct exchange {
+    struct vhost *vh;
+    const struct exchange_type *type;
+    uint64_t hash;              /* of the name, for the vhost map */
+    uint64_t route_gen;         /* visited mark of the current publish */
+    struct broker_table *args;  /* own copy, never NULL */
+    const struct broker_value *alternate;   /* into args, or NULL */
+    bool durable, auto_delete, internal, is_default, deleted;
+    struct hmap bindings;       /* source bindings by identity */
+    struct binding *src_head;   /* source bindings, list */
+    struct binding *dst_head;   /* bindings to this exchange */
+    void *index;                /* type-specific routing index */
+    size_t name_len;
+    char name[];                /* NUL-terminated */
+};
+
+struct binding {
+    struct exchange *source;
+    struct queue *dq;           /* destination: a queue ... */
+    struct exchange *dx;        /* ... or an exchange */
+    uint64_t hash;              /* identity (destination, key, args) */
+    struct binding *snext, *sprev;   /* in source->src_head */
+    struct binding *dnext, *dprev;   /* in destination's dst_head */
+    struct broker_table *args;  /* own copy, never NULL */
+    void *tdata;                /* type-specific (bucket, node, spec) */
+    uint32_t tidx;              /* index in the type's array */
+    uint32_t key_len;
+    char key[];                 /* NUL-terminated */
+};
+
+/* ---- binding arrays (swap-remove keeps tidx current) ---------------------- */
+
+struct bvec {
+    struct binding **v;
+    uint32_t n, cap;
+};
+
+void bvec_push(struct bvec *bv, struct binding *b);
+void bvec_remove(struct bvec *bv, struct binding *b);
+void bvec_free(struct bvec *bv);
+
+/* ---- routing -------------------------------------------------------------- */
+
+struct route_ctx {
+    struct broker *b;
+    struct vhost *vh;
+    uint64_t gen;
+    struct edad_bytes rk;
+    const struct broker_publish_opts *opts;
+    bool headers_fetched;
+    const struct broker_table *headers;
+    uint32_t matches;           /* bindings emitted by the exchange being routed */
+};
+
+/* Add b's destination to the result (queues once, exchanges to the walk). */
+void route_emit(struct route_ctx *rc, struct binding *b);
+/* Message headers (fetched once per publish), or NULL. */
+const struct broker_table *route_headers(struct route_ctx *rc);
+
+/* ---- exchange and binding internals ---------------------------------------- */
+
+struct exchange *exchange_create(struct vhost *vh, struct edad_bytes name,
+                                 const struct exchange_type *type, bool durable,
+                                 bool auto_delete, bool internal,
+                                 const struct broker_table *args);
+/* Remove x from its vhost with all its bindings, then free it. */
+void exchange_delete_now(struct exchange *x);
+/* Free a removed exchange's memory (vhost teardown). */
+void exchange_free_memory(struct exchange *x);
+
+/* Remove and free b; an auto-delete source left without bindings goes too. */
+void binding_remove(struct binding *b);
+/* Remove every binding whose destination is q. */
+void binding_remove_all_to_queue(struct queue *q);
+void binding_remove_all_to_exchange(struct exchange *x);
+void binding_remove_all_from_exchange(struct exchange *x);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * message.c - reference-counted messages: routing info, the content-header
+ * property bytes kept verbatim (deliveries resend them without re-encoding)
+ * and the body, in one allocation.  No AMQP parsing: the session derives
+ * persistent/priority/expiration once and passes them in.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "message_int.h"
+
+struct message *message_new(struct edad_bytes exchange, struct edad_bytes routing_key,
+                            struct edad_bytes props, uint64_t body_size,
+                            const struct message_info *info)
+{
+    if (exchange.len > 255 || routing_key.len > 255 || body_size > UINT32_MAX ||
+        props.len > UINT32_MAX)
+        return NULL;
+    size_t total = sizeof(struct message) + exchange.len + routing_key.len + props.len +
+                   (size_t)body_size;
+    struct message *m = xmalloc(total);
+    m->refs = 1;
+    m->body_len = (uint32_t)body_size;
+    m->props_len = (uint32_t)props.len;
+    m->exchange_len = (uint8_t)exchange.len;
+    m->rk_len = (uint8_t)routing_key.len;
+    m->flags = 0;
+    m->priority = 0;
+    m->expiration_ms = -1;
+    if (info) {
+        if (info->persistent)
+            m->flags |= MESSAGE_F_PERSISTENT;
+        if (info->has_priority) {
+            m->flags |= MESSAGE_F_PRIORITY;
+            m->priority = info->priority;
+        }
+        m->expiration_ms = info->expiration_ms;
+    }
+    uint8_t *p = m->data;
+    if (exchange.len)
+        memcpy(p, exchange.ptr, exchange.len);
+    p += exchange.len;
+    if (routing_key.len)
+        memcpy(p, routing_key.ptr, routing_key.len);
+    p += routing_key.len;
+    if (props.len)
+        memcpy(p, props.ptr, props.len);
+    return m;
+}
+
+struct message *message_ref(struct message *m)
+{
+    m->refs++;
+    return m;
+}
+
+void message_unref(struct message **mp)
+{
+    struct message *m = *mp;
+    if (!m)
+        return;
+    *mp = NULL;
+    if (--m->refs == 0)
+        free(m);
+}
+
+uint8_t *message_body_mut(struct message *m)
+{
+    return m->data + m->exchange_len + m->rk_len + m->props_len;
+}
+
+struct edad_bytes message_body(const struct message *m)
+{
+    struct edad_bytes b = {m->data + m->exchange_len + m->rk_len + m->props_len, m->body_len};
+    return b;
+}
+
+struct edad_bytes message_props(const struct message *m)
+{
+    struct edad_bytes b = {m->data + m->exchange_len + m->rk_len, m->props_len};
+    return b;
+}
+
+struct edad_bytes message_exchange(const struct message *m)
+{
+    struct edad_bytes b = {m->data, m->exchange_len};
+    return b;
+}
+
+struct edad_bytes message_routing_key(const struct message *m)
+{
+    struct edad_bytes b = {m->data + m->exchange_len, m->rk_len};
+    return b;
+}
+
+bool message_is_persistent(const struct message *m)
+{
+    return message_persistent(m);
+}
+
+int message_priority(const struct message *m)
+{
+    return (m->flags & MESSAGE_F_PRIORITY) ? m->priority : -1;
+}
+
+int64_t message_expiration_ms(const struct message *m)
+{
+    return m->expiration_ms;
+}
+
+uint32_t message_refcount(const struct message *m)
+{
+    return m->refs;
+}

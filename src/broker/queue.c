@@ -1,0 +1,577 @@
+/*
+ * queue.c - queues: declare/delete/purge with RabbitMQ's checks and texts,
+ * ready storage (ring in publish order + min-heap of requeued entries so a
+ * requeue restores the original position), basic.get and settlement of
+ * unacked entries.  Consumer registration and dispatch are in consumer.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "args_int.h"
+#include "broker_int.h"
+#include "exchange_int.h"
+#include "message_int.h"
+#include "queue_int.h"
+
+#define RING_MIN_CAP 16u
+
+/* ---- ring: FIFO of entries in publish order ---------------------------------- */
+
+static void ring_resize(struct qring *r, uint32_t cap)
+{
+    struct queue_entry *buf = xmalloc(sizeof(*buf) * cap);
+    for (uint32_t i = 0; i < r->count; i++)
+        buf[i] = r->buf[(r->head + i) & (r->cap - 1)];
+    free(r->buf);
+    r->buf = buf;
+    r->cap = cap;
+    r->head = 0;
+}
+
+static void ring_push(struct qring *r, const struct queue_entry *e)
+{
+    if (r->count == r->cap)
+        ring_resize(r, r->cap ? r->cap * 2 : RING_MIN_CAP);
+    r->buf[(r->head + r->count) & (r->cap - 1)] = *e;
+    r->count++;
+}
+
+static const struct queue_entry *ring_front(const struct qring *r)
+{
+    return r->count ? &r->buf[r->head] : NULL;
+}
+
+static void ring_pop(struct qring *r, struct queue_entry *e)
+{
+    *e = r->buf[r->head];
+    r->head = (r->head + 1) & (r->cap - 1);
+    r->count--;
+    if (r->count == 0) {
+        r->head = 0;
+        if (r->cap > 4 * RING_MIN_CAP) {
+            free(r->buf);
+            r->buf = NULL;
+            r->cap = 0;
+        }
+    } else if (r->cap > 4 * RING_MIN_CAP && r->count < r->cap / 8) {
+        ring_resize(r, r->cap / 2);
+    }
+}
+
+static void ring_free(struct qring *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- heap: requeued entries by sequence number -------------------------------- */
+
+static void heap_push(struct qheap *h, const struct queue_entry *e)
+{
+    if (h->count == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->buf = xrealloc(h->buf, sizeof(*h->buf) * h->cap);
+    }
+    uint32_t i = h->count++;
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (h->buf[parent].seq <= e->seq)
+            break;
+        h->buf[i] = h->buf[parent];
+        i = parent;
+    }
+    h->buf[i] = *e;
+}
+
+static void heap_pop(struct qheap *h, struct queue_entry *e)
+{
+    *e = h->buf[0];
+    struct queue_entry last = h->buf[--h->count];
+    uint32_t i = 0, n = h->count;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h->buf[c + 1].seq < h->buf[c].seq)
+            c++;
+        if (last.seq <= h->buf[c].seq)
+            break;
+        h->buf[i] = h->buf[c];
+        i = c;
+    }
+    if (n)
+        h->buf[i] = last;
+    if (n == 0) {
+        free(h->buf);
+        h->buf = NULL;
+        h->cap = 0;
+    } else if (h->cap > 64 && n < h->cap / 8) {
+        h->cap /= 2;
+        h->buf = xrealloc(h->buf, sizeof(*h->buf) * h->cap);
+    }
+}
+
+static void heap_free(struct qheap *h)
+{
+    free(h->buf);
+    memset(h, 0, sizeof(*h));
+}
+
+static uint32_t queue_ready(const struct queue *q)
+{
+    return q->ring.count + q->heap.count;
+}
+
+bool queue_take(struct queue *q, struct queue_entry *e)
+{
+    const struct queue_entry *f = ring_front(&q->ring);
+    if (q->heap.count && (!f || q->heap.buf[0].seq < f->seq))
+        heap_pop(&q->heap, e);
+    else if (f)
+        ring_pop(&q->ring, e);
+    else
+        return false;
+    q->ready_bytes -= message_body_len(e->msg);
+    return true;
+}
+
+/* ---- lookup -------------------------------------------------------------------------- */
+
+static bool queue_eq(const void *item, const void *key)
+{
+    const struct queue *q = item;
+    const struct edad_bytes *k = key;
+    return q->name_len == k->len && (k->len == 0 || memcmp(q->name, k->ptr, k->len) == 0);
+}
+
+struct queue *queue_find(struct vhost *vh, struct edad_bytes name)
+{
+    return hmap_find(&vh->queues, broker_hash_name(vh->broker, name), queue_eq, &name);
+}
+
+static edad_status locked_err(struct broker_err *err, const struct queue *q)
+{
+    return broker_err_set(err, BROKER_RESOURCE_LOCKED,
+                          "cannot obtain exclusive access to locked queue '%s' in vhost '%s'. "
+                          "It could be originally declared on another connection or the "
+                          "exclusive property value does not match that of the original "
+                          "declaration.", q->name, q->vh->name);
+}
+
+struct queue *queue_lookup(struct vhost *vh, struct edad_bytes name, const void *owner,
+                           struct broker_err *err)
+{
+    struct queue *q = queue_find(vh, name);
+    if (!q) {
+        broker_err_set(err, BROKER_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)name.len,
+                       (const char *)name.ptr, vh->name);
+        return NULL;
+    }
+    if (q->exclusive && q->owner != owner) {
+        locked_err(err, q);
+        return NULL;
+    }
+    return q;
+}
+
+/* ---- lifetime -------------------------------------------------------------------------- */
+
+struct queue *queue_ref(struct queue *q)
+{
+    q->refs++;
+    return q;
+}
+
+void queue_free_memory(struct queue *q)
+{
+    ring_free(&q->ring);
+    heap_free(&q->heap);
+    free(q->args);
+    free(q);
+}
+
+/* A deleted queue goes once nobody holds it and no entry is unacked. */
+static void queue_maybe_free(struct queue *q)
+{
+    if (!q->deleted || q->refs || q->unacked)
+        return;
+    if (q->zombie)
+        broker_zombie_remove(q->b, q);
+    queue_free_memory(q);
+}
+
+void queue_unref(struct queue **qp)
+{
+    struct queue *q = *qp;
+    if (!q)
+        return;
+    *qp = NULL;
+    q->refs--;
+    queue_maybe_free(q);
+}
+
+bool queue_is_deleted(const struct queue *q)
+{
+    return q->deleted;
+}
+
+const char *queue_name(const struct queue *q)
+{
+    return q->name;
+}
+
+struct vhost *queue_vhost(const struct queue *q)
+{
+    return q->vh;
+}
+
+static bool entry_stored(const struct queue *q, const struct queue_entry *e)
+{
+    return q->durable && message_persistent(e->msg) && !q->deleted;
+}
+
+/* An entry leaves q for good (ack, drop, purge, deletion). */
+static void queue_settle_gone(struct queue *q, struct queue_entry *e)
+{
+    if (entry_stored(q, e) && q->b->hooks.store_remove)
+        q->b->hooks.store_remove(q->b->hooks.ctx, q, e);
+    message_unref(&e->msg);
+}
+
+static uint32_t queue_discard_ready(struct queue *q)
+{
+    uint32_t n = 0;
+    struct queue_entry e;
+    while (queue_take(q, &e)) {
+        queue_settle_gone(q, &e);
+        n++;
+    }
+    return n;
+}
+
+void queue_delete_now(struct queue *q)
+{
+    if (q->deleted)
+        return;
+    struct broker *b = q->b;
+    struct vhost *vh = q->vh;
+    /* deleted first: callbacks below may re-enter (cancel, unbind) */
+    q->deleted = true;
+    queue_ref(q);
+    hmap_remove(&vh->queues, q->hash, q);
+    if (q->exclusive)
+        broker_owner_remove(b, q);
+    broker_dirty_remove(b, q);
+    consumer_cancel_all_notify(q);
+    binding_remove_all_to_queue(q);
+    /* the store forgets the whole queue at once, not entry by entry */
+    if (q->durable)
+        broker_definitions_changed(b, vh);
+    uint64_t bytes = q->ready_bytes + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
+    queue_discard_ready(q);
+    q->vh = NULL;
+    q->refs--;                  /* the vhost map's reference */
+    if (q->refs > 1 || q->unacked) {
+        q->zombie = true;
+        broker_zombie_add(b, q);
+    }
+    queue_unref(&q);
+    broker_memory_released(bytes);
+}
+
+/* ---- declare -------------------------------------------------------------------------- */
+
+static bool has_amq_prefix(struct edad_bytes name)
+{
+    return name.len >= 4 && memcmp(name.ptr, "amq.", 4) == 0;
+}
+
+static const char *tf(bool v)
+{
+    return v ? "true" : "false";
+}
+
+static void declare_ok_fill(struct queue_declare_ok *ok, struct queue *q)
+{
+    if (!ok)
+        return;
+    ok->queue = q;
+    ok->name = q->name;
+    ok->name_len = q->name_len;
+    ok->message_count = queue_ready(q);
+    ok->consumer_count = q->consumer_count;
+}
+
+static struct queue *queue_create(struct vhost *vh, struct edad_bytes name, bool durable,
+                                  bool exclusive, bool auto_delete, const void *owner,
+                                  const struct broker_table *args, bool quorum)
+{
+    struct queue *q = xcalloc(1, sizeof(*q) + name.len + 1);
+    q->b = vh->broker;
+    q->vh = vh;
+    q->hash = broker_hash_name(vh->broker, name);
+    q->next_seq = 1;
+    q->refs = 1;                /* the vhost map */
+    q->durable = durable;
+    q->exclusive = exclusive;
+    q->auto_delete = auto_delete;
+    q->quorum = quorum;
+    q->owner = exclusive ? owner : NULL;
+    q->args = args_dup(args);
+    q->name_len = name.len;
+    memcpy(q->name, name.ptr, name.len);
+    q->name[name.len] = '\0';
+    hmap_insert(&vh->queues, q->hash, q);
+    if (exclusive)
+        broker_owner_add(vh->broker, q);
+    return q;
+}
+
+static bool args_request_quorum(const struct broker_table *args)
+{
+    const struct broker_value *v = broker_table_get(args, "x-queue-type");
+    return v && v->kind == BROKER_V_STRING && bytes_eq_cstr(v->v.str, "quorum");
+}
+
+edad_status queue_declare(struct vhost *vh, const struct queue_declare *d,
+                          struct queue_declare_ok *ok, struct broker_err *err)
+{
+    char nb[BROKER_NAME_MAX + 1], what[BROKER_NAME_MAX * 2 + 64];
+    struct edad_bytes name;
+    edad_status st;
+    if (!broker_name_strip(d->name, nb, &name))
+        return broker_err_set(err, BROKER_PRECONDITION_FAILED, "queue name longer than 255 bytes");
+
+    if (d->passive) {
+        struct queue *q = queue_lookup(vh, name, d->owner, err);
+        if (!q)
+            return err ? (err->code == BROKER_NOT_FOUND ? EDAD_ERR_NOT_FOUND : EDAD_ERR_STATE)
+                       : EDAD_ERR_NOT_FOUND;
+        declare_ok_fill(ok, q);
+        return EDAD_OK;
+    }
+
+    bool durable = d->durable && !d->exclusive;
+    if (name.len == 0) {
+        if (args_request_quorum(d->args))
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "Cannot declare a server-named queue for type "
+                                  "rabbit_quorum_queue");
+        do {
+            broker_name_generate("amq.gen-", nb, sizeof(nb));
+            name = bytes_from_cstr(nb);
+        } while (queue_find(vh, name));
+    } else if (has_amq_prefix(name)) {
+        return broker_err_set(err, BROKER_ACCESS_REFUSED,
+                              "queue name '%s' contains reserved prefix 'amq.*'", nb);
+    }
+    broker_rs(what, sizeof(what), "queue", nb, name.len, vh);
+
+    struct queue *q = queue_find(vh, name);
+    if (q) {
+        const void *want = d->exclusive ? d->owner : NULL;
+        if (q->owner != want || q->exclusive != d->exclusive)
+            return locked_err(err, q);
+        if (q->durable != durable)
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "inequivalent arg 'durable' for %s: received '%s' but current "
+                                  "is '%s'", what, tf(durable), tf(q->durable));
+        if (q->auto_delete != d->auto_delete)
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "inequivalent arg 'auto_delete' for %s: received '%s' but "
+                                  "current is '%s'", what, tf(d->auto_delete),
+                                  tf(q->auto_delete));
+        st = args_assert_queue_equivalent(q->args, d->args,
+                                          q->quorum ? ARGS_QT_QUORUM : ARGS_QT_CLASSIC, what, err);
+        if (st != EDAD_OK)
+            return st;
+        declare_ok_fill(ok, q);
+        return EDAD_OK;
+    }
+
+    enum args_qtype qtype;
+    if ((st = args_queue_type(d->args, &qtype, what, err)) != EDAD_OK)
+        return st;
+    if (qtype == ARGS_QT_QUORUM) {
+        const char *prop = d->exclusive ? "exclusive-owner" : !durable ? "non-durable"
+                           : d->auto_delete ? "auto-delete" : NULL;
+        if (prop)
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "invalid property '%s' for %s", prop, what);
+    }
+    if ((st = args_validate_queue(d->args, qtype, what, err)) != EDAD_OK)
+        return st;
+    q = queue_create(vh, name, durable, d->exclusive, d->auto_delete, d->owner, d->args,
+                     qtype == ARGS_QT_QUORUM);
+    if (qtype == ARGS_QT_QUORUM)
+        log_info("%s declared with x-queue-type=quorum: edad has no quorum queues, "
+                 "it is an ordinary durable queue", what);
+    if (q->durable)
+        broker_definitions_changed(vh->broker, vh);
+    declare_ok_fill(ok, q);
+    return EDAD_OK;
+}
+
+/* ---- delete / purge ------------------------------------------------------------------- */
+
+edad_status queue_delete(struct vhost *vh, struct edad_bytes name_in, const void *owner,
+                         bool if_unused, bool if_empty, uint32_t *message_count,
+                         struct broker_err *err)
+{
+    char nb[BROKER_NAME_MAX + 1];
+    struct edad_bytes name;
+    if (message_count)
+        *message_count = 0;
+    if (!broker_name_strip(name_in, nb, &name))
+        return EDAD_OK;         /* cannot exist */
+    struct queue *q = queue_find(vh, name);
+    if (!q)
+        return EDAD_OK;
+    if (q->exclusive && q->owner != owner)
+        return locked_err(err, q);
+    if (if_empty && queue_ready(q) > 0)
+        return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                              "queue '%s' in vhost '%s' not empty", q->name, vh->name);
+    if (if_unused && q->consumer_count > 0)
+        return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                              "queue '%s' in vhost '%s' in use", q->name, vh->name);
+    if (message_count)
+        *message_count = queue_ready(q);
+    queue_delete_now(q);
+    return EDAD_OK;
+}
+
+edad_status queue_purge(struct vhost *vh, struct edad_bytes name, const void *owner,
+                        uint32_t *message_count, struct broker_err *err)
+{
+    struct queue *q = queue_lookup(vh, name, owner, err);
+    if (message_count)
+        *message_count = 0;
+    if (!q)
+        return err ? (err->code == BROKER_NOT_FOUND ? EDAD_ERR_NOT_FOUND : EDAD_ERR_STATE)
+                   : EDAD_ERR_NOT_FOUND;
+    uint64_t bytes = q->ready_bytes + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
+    uint32_t n = queue_discard_ready(q);
+    q->st_dropped += n;
+    broker_memory_released(bytes);
+    if (message_count)
+        *message_count = n;
+    return EDAD_OK;
+}
+
+/* ---- enqueue, get, settle --------------------------------------------------------------- */
+
+edad_status queue_enqueue(struct queue *q, struct message *m)
+{
+    struct queue_entry e = {m, q->next_seq++, 0, 0};
+    if (q->durable && message_persistent(m) && q->b->hooks.store_enqueue) {
+        edad_status st = q->b->hooks.store_enqueue(q->b->hooks.ctx, q, &e);
+        if (st != EDAD_OK)
+            return st;
+    }
+    message_ref(m);
+    ring_push(&q->ring, &e);
+    q->ready_bytes += message_body_len(m);
+    q->st_published++;
+    queue_maybe_dirty(q);
+    return EDAD_OK;
+}
+
+void queue_maybe_dirty(struct queue *q)
+{
+    if (!q->deleted && !q->dirty && q->rr && queue_ready(q) > 0)
+        broker_dirty_add(q->b, q);
+}
+
+bool queue_get(struct queue *q, bool no_ack, struct queue_entry *e, uint32_t *message_count)
+{
+    if (q->deleted || !queue_take(q, e)) {
+        if (message_count)
+            *message_count = 0;
+        return false;
+    }
+    q->st_got++;
+    if (e->flags & QUEUE_ENTRY_REDELIVERED)
+        q->st_redelivered++;
+    if (no_ack) {
+        q->st_acked++;
+        if (entry_stored(q, e) && q->b->hooks.store_remove)
+            q->b->hooks.store_remove(q->b->hooks.ctx, q, e);
+    } else {
+        q->unacked++;
+        q->unacked_bytes += message_body_len(e->msg);
+    }
+    if (message_count)
+        *message_count = queue_ready(q);
+    return true;
+}
+
+static void unacked_release(struct queue *q, const struct queue_entry *e)
+{
+    q->unacked--;
+    q->unacked_bytes -= message_body_len(e->msg);
+}
+
+void queue_ack(struct queue *q, struct queue_entry *e)
+{
+    unacked_release(q, e);
+    q->st_acked++;
+    queue_settle_gone(q, e);
+    queue_maybe_free(q);
+}
+
+void queue_requeue(struct queue *q, struct queue_entry *e)
+{
+    unacked_release(q, e);
+    if (q->deleted) {
+        message_unref(&e->msg);
+        queue_maybe_free(q);
+        return;
+    }
+    e->flags |= QUEUE_ENTRY_REDELIVERED;
+    e->delivery_count++;
+    q->ready_bytes += message_body_len(e->msg);
+    heap_push(&q->heap, e);
+    e->msg = NULL;
+    queue_maybe_dirty(q);
+}
+
+void queue_reject_drop(struct queue *q, struct queue_entry *e)
+{
+    unacked_release(q, e);
+    if (!q->deleted) {
+        q->st_dropped++;
+        if (q->b->hooks.dropped)
+            q->b->hooks.dropped(q->b->hooks.ctx, q, e, BROKER_DROP_REJECTED);
+    }
+    queue_settle_gone(q, e);
+    queue_maybe_free(q);
+}
+
+/* ---- info -------------------------------------------------------------------------------- */
+
+void queue_get_info(const struct queue *q, struct queue_info *out)
+{
+    out->name = q->name;
+    out->name_len = q->name_len;
+    out->durable = q->durable;
+    out->exclusive = q->exclusive;
+    out->auto_delete = q->auto_delete;
+    out->owner = q->owner;
+    out->args = q->args;
+}
+
+void queue_get_stats(const struct queue *q, struct queue_stats *out)
+{
+    out->ready = queue_ready(q);
+    out->unacked = q->unacked;
+    out->consumers = q->consumer_count;
+    out->ready_bytes = q->ready_bytes;
+    out->unacked_bytes = q->unacked_bytes;
+    out->published = q->st_published;
+    out->delivered = q->st_delivered;
+    out->got = q->st_got;
+    out->redelivered = q->st_redelivered;
+    out->acked = q->st_acked;
+    out->dropped = q->st_dropped;
+}
