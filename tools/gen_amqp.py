@@ -329,7 +329,10 @@ def gen_decode_fields(w, args, var, indent):
         if t == "table":
             w(pad + "wire_get_table(&r, a, &%s->%s);" % (var, cname(name)))
         else:
-            w(pad + "%s->%s = %s;" % (var, cname(name), READ[t]))
+            # RabbitMQ rejects a method whose shortstr is not UTF-8
+            # (rabbit_binary_parser:assert_utf8); properties stay opaque.
+            rd = "wire_get_shortstr_utf8(&r)" if t == "shortstr" else READ[t]
+            w(pad + "%s->%s = %s;" % (var, cname(name), rd))
 
 
 def gen_encode_fields(w, args, var, indent):

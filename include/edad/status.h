@@ -23,9 +23,10 @@ typedef enum edad_status {
     EDAD_ERR_EXISTS = -9,       /* entity exists with other properties */
     EDAD_ERR_STATE = -10,       /* operation not allowed in the current state */
     EDAD_ERR_NOSPACE = -11,     /* output buffer too small */
+    EDAD_ERR_ENCODING = -12,    /* a string that must be UTF-8 is not */
 } edad_status;
 
-#define EDAD_STATUS_MIN EDAD_ERR_NOSPACE
+#define EDAD_STATUS_MIN EDAD_ERR_ENCODING
 
 /* Human-readable text for a status; never NULL, static storage. */
 const char *edad_strerror(edad_status st);

@@ -102,9 +102,9 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_CONNECTION_START_OK: {
         struct amqp_connection_start_ok *x = &out->u.connection_start_ok;
         wire_get_table(&r, a, &x->client_properties);
-        x->mechanism = wire_get_shortstr(&r);
+        x->mechanism = wire_get_shortstr_utf8(&r);
         x->response = wire_get_longstr(&r);
-        x->locale = wire_get_shortstr(&r);
+        x->locale = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_CONNECTION_SECURE: {
@@ -133,21 +133,21 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_CONNECTION_OPEN: {
         struct amqp_connection_open *x = &out->u.connection_open;
-        x->virtual_host = wire_get_shortstr(&r);
-        x->capabilities = wire_get_shortstr(&r);
+        x->virtual_host = wire_get_shortstr_utf8(&r);
+        x->capabilities = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->insist = (bits0 & 0x01u) != 0;
         break;
     }
     case AMQP_CONNECTION_OPEN_OK: {
         struct amqp_connection_open_ok *x = &out->u.connection_open_ok;
-        x->known_hosts = wire_get_shortstr(&r);
+        x->known_hosts = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_CONNECTION_CLOSE: {
         struct amqp_connection_close *x = &out->u.connection_close;
         x->reply_code = wire_get_u16(&r);
-        x->reply_text = wire_get_shortstr(&r);
+        x->reply_text = wire_get_shortstr_utf8(&r);
         x->class_id = wire_get_u16(&r);
         x->method_id = wire_get_u16(&r);
         break;
@@ -158,7 +158,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_CONNECTION_BLOCKED: {
         struct amqp_connection_blocked *x = &out->u.connection_blocked;
-        x->reason = wire_get_shortstr(&r);
+        x->reason = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_CONNECTION_UNBLOCKED: {
@@ -168,7 +168,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_CONNECTION_UPDATE_SECRET: {
         struct amqp_connection_update_secret *x = &out->u.connection_update_secret;
         x->new_secret = wire_get_longstr(&r);
-        x->reason = wire_get_shortstr(&r);
+        x->reason = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_CONNECTION_UPDATE_SECRET_OK: {
@@ -177,7 +177,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_CHANNEL_OPEN: {
         struct amqp_channel_open *x = &out->u.channel_open;
-        x->out_of_band = wire_get_shortstr(&r);
+        x->out_of_band = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_CHANNEL_OPEN_OK: {
@@ -200,7 +200,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_CHANNEL_CLOSE: {
         struct amqp_channel_close *x = &out->u.channel_close;
         x->reply_code = wire_get_u16(&r);
-        x->reply_text = wire_get_shortstr(&r);
+        x->reply_text = wire_get_shortstr_utf8(&r);
         x->class_id = wire_get_u16(&r);
         x->method_id = wire_get_u16(&r);
         break;
@@ -211,7 +211,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_ACCESS_REQUEST: {
         struct amqp_access_request *x = &out->u.access_request;
-        x->realm = wire_get_shortstr(&r);
+        x->realm = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->exclusive = (bits0 & 0x01u) != 0;
         x->passive = (bits0 & 0x02u) != 0;
@@ -228,8 +228,8 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_EXCHANGE_DECLARE: {
         struct amqp_exchange_declare *x = &out->u.exchange_declare;
         x->ticket = wire_get_u16(&r);
-        x->exchange = wire_get_shortstr(&r);
-        x->type = wire_get_shortstr(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->type = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->passive = (bits0 & 0x01u) != 0;
         x->durable = (bits0 & 0x02u) != 0;
@@ -246,7 +246,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_EXCHANGE_DELETE: {
         struct amqp_exchange_delete *x = &out->u.exchange_delete;
         x->ticket = wire_get_u16(&r);
-        x->exchange = wire_get_shortstr(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->if_unused = (bits0 & 0x01u) != 0;
         x->nowait = (bits0 & 0x02u) != 0;
@@ -259,9 +259,9 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_EXCHANGE_BIND: {
         struct amqp_exchange_bind *x = &out->u.exchange_bind;
         x->ticket = wire_get_u16(&r);
-        x->destination = wire_get_shortstr(&r);
-        x->source = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->destination = wire_get_shortstr_utf8(&r);
+        x->source = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->nowait = (bits0 & 0x01u) != 0;
         wire_get_table(&r, a, &x->arguments);
@@ -274,9 +274,9 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_EXCHANGE_UNBIND: {
         struct amqp_exchange_unbind *x = &out->u.exchange_unbind;
         x->ticket = wire_get_u16(&r);
-        x->destination = wire_get_shortstr(&r);
-        x->source = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->destination = wire_get_shortstr_utf8(&r);
+        x->source = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->nowait = (bits0 & 0x01u) != 0;
         wire_get_table(&r, a, &x->arguments);
@@ -289,7 +289,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_QUEUE_DECLARE: {
         struct amqp_queue_declare *x = &out->u.queue_declare;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->passive = (bits0 & 0x01u) != 0;
         x->durable = (bits0 & 0x02u) != 0;
@@ -301,7 +301,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_QUEUE_DECLARE_OK: {
         struct amqp_queue_declare_ok *x = &out->u.queue_declare_ok;
-        x->queue = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
         x->message_count = wire_get_u32(&r);
         x->consumer_count = wire_get_u32(&r);
         break;
@@ -309,9 +309,9 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_QUEUE_BIND: {
         struct amqp_queue_bind *x = &out->u.queue_bind;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->nowait = (bits0 & 0x01u) != 0;
         wire_get_table(&r, a, &x->arguments);
@@ -324,7 +324,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_QUEUE_PURGE: {
         struct amqp_queue_purge *x = &out->u.queue_purge;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->nowait = (bits0 & 0x01u) != 0;
         break;
@@ -337,7 +337,7 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_QUEUE_DELETE: {
         struct amqp_queue_delete *x = &out->u.queue_delete;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->if_unused = (bits0 & 0x01u) != 0;
         x->if_empty = (bits0 & 0x02u) != 0;
@@ -352,9 +352,9 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_QUEUE_UNBIND: {
         struct amqp_queue_unbind *x = &out->u.queue_unbind;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         wire_get_table(&r, a, &x->arguments);
         break;
     }
@@ -377,8 +377,8 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_BASIC_CONSUME: {
         struct amqp_basic_consume *x = &out->u.basic_consume;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
-        x->consumer_tag = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
+        x->consumer_tag = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->no_local = (bits0 & 0x01u) != 0;
         x->no_ack = (bits0 & 0x02u) != 0;
@@ -389,26 +389,26 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     }
     case AMQP_BASIC_CONSUME_OK: {
         struct amqp_basic_consume_ok *x = &out->u.basic_consume_ok;
-        x->consumer_tag = wire_get_shortstr(&r);
+        x->consumer_tag = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_BASIC_CANCEL: {
         struct amqp_basic_cancel *x = &out->u.basic_cancel;
-        x->consumer_tag = wire_get_shortstr(&r);
+        x->consumer_tag = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->nowait = (bits0 & 0x01u) != 0;
         break;
     }
     case AMQP_BASIC_CANCEL_OK: {
         struct amqp_basic_cancel_ok *x = &out->u.basic_cancel_ok;
-        x->consumer_tag = wire_get_shortstr(&r);
+        x->consumer_tag = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_BASIC_PUBLISH: {
         struct amqp_basic_publish *x = &out->u.basic_publish;
         x->ticket = wire_get_u16(&r);
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->mandatory = (bits0 & 0x01u) != 0;
         x->immediate = (bits0 & 0x02u) != 0;
@@ -417,25 +417,25 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
     case AMQP_BASIC_RETURN: {
         struct amqp_basic_return *x = &out->u.basic_return;
         x->reply_code = wire_get_u16(&r);
-        x->reply_text = wire_get_shortstr(&r);
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->reply_text = wire_get_shortstr_utf8(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_BASIC_DELIVER: {
         struct amqp_basic_deliver *x = &out->u.basic_deliver;
-        x->consumer_tag = wire_get_shortstr(&r);
+        x->consumer_tag = wire_get_shortstr_utf8(&r);
         x->delivery_tag = wire_get_u64(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->redelivered = (bits0 & 0x01u) != 0;
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_BASIC_GET: {
         struct amqp_basic_get *x = &out->u.basic_get;
         x->ticket = wire_get_u16(&r);
-        x->queue = wire_get_shortstr(&r);
+        x->queue = wire_get_shortstr_utf8(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->no_ack = (bits0 & 0x01u) != 0;
         break;
@@ -445,14 +445,14 @@ edad_status amqp_method_decode(struct edad_bytes payload, struct arena *a, struc
         x->delivery_tag = wire_get_u64(&r);
         uint8_t bits0 = wire_get_u8(&r);
         x->redelivered = (bits0 & 0x01u) != 0;
-        x->exchange = wire_get_shortstr(&r);
-        x->routing_key = wire_get_shortstr(&r);
+        x->exchange = wire_get_shortstr_utf8(&r);
+        x->routing_key = wire_get_shortstr_utf8(&r);
         x->message_count = wire_get_u32(&r);
         break;
     }
     case AMQP_BASIC_GET_EMPTY: {
         struct amqp_basic_get_empty *x = &out->u.basic_get_empty;
-        x->cluster_id = wire_get_shortstr(&r);
+        x->cluster_id = wire_get_shortstr_utf8(&r);
         break;
     }
     case AMQP_BASIC_ACK: {

@@ -31,3 +31,37 @@ void wire_put_longstr(struct wire_writer *w, struct edad_bytes s)
     wire_put_u32(w, (uint32_t)s.len);
     wire_put_bytes(w, s.ptr, s.len);
 }
+
+bool wire_utf8_valid(struct edad_bytes b)
+{
+    const uint8_t *p = b.ptr, *end = b.ptr + b.len;
+    while (p < end) {
+        uint8_t c = *p;
+        if (c < 0x80) {            /* the common case: routing keys, names */
+            p++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1; cp = c & 0x1Fu; min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2; cp = c & 0x0Fu; min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3; cp = c & 0x07u; min = 0x10000;
+        } else {
+            return false;          /* continuation byte, C0/C1, F5..FF */
+        }
+        if ((size_t)(end - p) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}

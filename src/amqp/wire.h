@@ -110,6 +110,18 @@ static inline struct edad_bytes wire_get_shortstr(struct wire_reader *r)
     return wire_get_bytes(r, n);
 }
 
+/* True when b is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+bool wire_utf8_valid(struct edad_bytes b);
+
+/* shortstr that must be UTF-8: EDAD_ERR_ENCODING when it is not. */
+static inline struct edad_bytes wire_get_shortstr_utf8(struct wire_reader *r)
+{
+    struct edad_bytes b = wire_get_shortstr(r);
+    if (r->st == EDAD_OK && !wire_utf8_valid(b))
+        wire_reader_fail(r, EDAD_ERR_ENCODING);
+    return b;
+}
+
 /* longstr: 4-byte length + bytes (the length is checked against what is
    left before anything is used). */
 static inline struct edad_bytes wire_get_longstr(struct wire_reader *r)

@@ -19,6 +19,7 @@ const char *edad_strerror(edad_status st)
     case EDAD_ERR_EXISTS: return "already exists";
     case EDAD_ERR_STATE: return "not allowed in this state";
     case EDAD_ERR_NOSPACE: return "buffer too small";
+    case EDAD_ERR_ENCODING: return "malformed UTF-8";
     }
     return "unknown status";
 }

@@ -855,6 +855,38 @@ END_TEST
 
 /* ======================================================================== */
 
+START_TEST(test_method_shortstr_utf8)
+{
+    /* channel.open's reserved shortstr: RabbitMQ rejects non-UTF-8 shortstrs
+     * in methods (501 "Malformed UTF-8 in shortstr"). */
+    static const struct { const char *s; size_t len; bool ok; } cases[] = {
+        {"", 0, true},
+        {"plain ascii", 11, true},
+        {"caf\xc3\xa9", 5, true},                 /* U+00E9 */
+        {"\xe2\x82\xac", 3, true},               /* U+20AC */
+        {"\xf0\x9f\x98\x80", 4, true},           /* U+1F600 */
+        {"\xff\xfe", 2, false},                   /* never valid */
+        {"\xc0\xaf", 2, false},                   /* overlong '/' */
+        {"\xe0\x80\xaf", 3, false},               /* overlong */
+        {"\xed\xa0\x80", 3, false},               /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 4, false},           /* > U+10FFFF */
+        {"\xc3", 1, false},                       /* truncated sequence */
+        {"a\x80", 2, false},                      /* stray continuation */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t buf[64] = {0x00, 0x14, 0x00, 0x0A};
+        buf[4] = (uint8_t)cases[i].len;
+        memcpy(buf + 5, cases[i].s, cases[i].len);
+        struct arena a;
+        arena_init(&a, 0);
+        struct amqp_method m;
+        edad_status st = amqp_method_decode((struct edad_bytes){buf, 5 + cases[i].len}, &a, &m);
+        ck_assert_msg(st == (cases[i].ok ? EDAD_OK : EDAD_ERR_ENCODING), "case %zu: %d", i, (int)st);
+        arena_free(&a);
+    }
+}
+END_TEST
+
 START_TEST(test_status_messages)
 {
     for (int st = EDAD_STATUS_MIN; st <= EDAD_AGAIN; st++) {
@@ -891,6 +923,7 @@ static Suite *amqp_suite(void)
     tcase_add_test(tc, test_frame_truncated);
     tcase_add_test(tc, test_frame_errors);
     tcase_add_test(tc, test_seed_misc);
+    tcase_add_test(tc, test_method_shortstr_utf8);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("status");
