@@ -1,0 +1,165 @@
+/*
+ * net.h - the network layer: event loop, listeners, byte transports over
+ * sockets, and timers.  It hides libevent so the session layer sees only
+ * "input bytes, output bytes, pause, close"; only src/net/ and server.c
+ * include <event2/...>.  It knows nothing about AMQP.
+ *
+ * Threading: every object belongs to one loop and is used from that loop's
+ * thread only.
+ */
+#ifndef EDAD_NET_H
+#define EDAD_NET_H
+
+#include "edad/core.h"
+
+struct event_base;       /* libevent's; only server.c looks inside */
+struct net_loop;
+struct net_listener;
+struct net_transport;
+struct net_timer;
+
+/* ---- loop ------------------------------------------------------------------ */
+
+/* A new event loop; aborts on failure (no loop, no daemon). */
+struct net_loop *net_loop_new(void);
+/* Free the loop; every listener, transport and timer must be gone. */
+void net_loop_free(struct net_loop *loop);
+/* Run until net_loop_exit(); EDAD_OK or EDAD_ERR_IO. */
+edad_status net_loop_run(struct net_loop *loop);
+/* Run the callbacks that are ready now (closing transports etc.), no wait. */
+void net_loop_run_pending(struct net_loop *loop);
+/* Make net_loop_run() return after the current iteration. */
+void net_loop_exit(struct net_loop *loop);
+/* The libevent base, for server.c's signal events (borrowed). */
+struct event_base *net_loop_event_base(struct net_loop *loop);
+/* Cached monotonic milliseconds of the current loop iteration. */
+uint64_t net_loop_now_ms(struct net_loop *loop);
+
+/* ---- timers ---------------------------------------------------------------- */
+
+typedef void (*net_timer_fn)(void *arg);
+
+/* A stopped timer calling fn(arg) on expiry; free with net_timer_free. */
+struct net_timer *net_timer_new(struct net_loop *loop, net_timer_fn fn, void *arg);
+/* (Re)start: fires after ms, then every ms when periodic.  Restarting a
+ * running timer replaces its schedule. */
+void net_timer_start(struct net_timer *t, uint64_t ms, bool periodic);
+void net_timer_stop(struct net_timer *t);
+bool net_timer_pending(const struct net_timer *t);
+/* Stop and free; NULL is a no-op.  Safe inside the timer's own callback. */
+void net_timer_free(struct net_timer *t);
+
+/* ---- transports -------------------------------------------------------------- */
+
+/* Limits applied to every transport a listener accepts. */
+struct net_transport_opts {
+    size_t output_high_water;  /* stop reading from a peer whose unsent output
+                                  exceeds this; resume below half of it */
+    size_t read_high_water;    /* input bytes buffered before reading pauses */
+    bool tcp_nodelay;
+};
+
+/*
+ * What a transport reports to its owner (the session).  Callbacks run from
+ * the loop, never from inside a net_transport_* call made by the owner.
+ *   on_read     new input is buffered (parse what's there).
+ *   on_drained  output fell below half the high watermark after having
+ *               been above it (resume work that produces output).
+ *   on_eof      peer closed, or a read/write error (errno text in reason).
+ *               The owner normally calls net_transport_close().
+ *   on_closed   the transport is gone (socket closed, memory freed); the
+ *               owner frees itself here.  Called exactly once.
+ */
+struct net_transport_handler {
+    void (*on_read)(void *ctx);
+    void (*on_drained)(void *ctx);
+    void (*on_eof)(void *ctx, const char *reason);
+    void (*on_closed)(void *ctx);
+};
+
+/* Install the owner's callbacks and start reading.  Call once, from the
+ * listener's accept callback. */
+void net_transport_start(struct net_transport *t, const struct net_transport_handler *h,
+                         void *ctx);
+struct net_loop *net_transport_loop(struct net_transport *t);
+
+/* Input: bytes buffered so far. */
+size_t net_transport_input_len(struct net_transport *t);
+/* Copy up to n bytes from the front without consuming them; returns count. */
+size_t net_transport_input_peek(struct net_transport *t, void *dst, size_t n);
+/* Make the first n bytes contiguous and return them (borrowed until the
+ * next input call); NULL when fewer than n bytes are buffered. */
+const uint8_t *net_transport_input_pullup(struct net_transport *t, size_t n);
+/* Consume n bytes from the front. */
+void net_transport_input_drain(struct net_transport *t, size_t n);
+/* Bounded input: reading pauses once this many bytes are buffered. Must be
+ * at least one whole frame.  */
+void net_transport_set_read_high_water(struct net_transport *t, size_t bytes);
+
+/*
+ * Output.  Writes are queued and sent by the loop, batched: many frames
+ * queued in one callback leave in one write().
+ *   reserve  returns n writable bytes at the end of the output; fill some,
+ *            then commit how many were used (<= n).  One reservation at a time.
+ *   add      copy bytes.
+ *   add_ref  queue bytes by reference, zero-copy; cleanup(data, len, arg)
+ *            runs once they are sent or dropped.
+ * All return EDAD_OK, or EDAD_ERR_STATE once the transport is closing (the
+ * bytes are dropped; add_ref still runs cleanup).
+ */
+uint8_t *net_transport_output_reserve(struct net_transport *t, size_t n);
+edad_status net_transport_output_commit(struct net_transport *t, size_t used);
+edad_status net_transport_output_add(struct net_transport *t, const void *data, size_t len);
+typedef void (*net_ref_cleanup_fn)(const void *data, size_t len, void *arg);
+edad_status net_transport_output_add_ref(struct net_transport *t, const void *data, size_t len,
+                                         net_ref_cleanup_fn cleanup, void *arg);
+size_t net_transport_output_len(struct net_transport *t);
+/* True while output is above the high watermark (reading is paused). */
+bool net_transport_output_saturated(struct net_transport *t);
+/* Total bytes queued for output since the transport was created. */
+uint64_t net_transport_bytes_queued(struct net_transport *t);
+
+/* Owner-driven read pause (independent of the output watermark pause). */
+void net_transport_pause_read(struct net_transport *t);
+void net_transport_resume_read(struct net_transport *t);
+/* True when reading is paused for any reason. */
+bool net_transport_read_paused(struct net_transport *t);
+
+/*
+ * Close: stop reading, send what is queued, then close the socket and
+ * free; on_closed follows.  When the output has not drained after
+ * flush_timeout_ms (0 = close without waiting for a flush), close anyway.
+ * Idempotent; a shorter timeout given later wins.
+ */
+void net_transport_close(struct net_transport *t, uint64_t flush_timeout_ms);
+bool net_transport_is_closing(struct net_transport *t);
+
+/* "1.2.3.4:5678" / "[::1]:5678" of the peer and of our end (borrowed). */
+const char *net_transport_peer(struct net_transport *t);
+const char *net_transport_local(struct net_transport *t);
+bool net_transport_peer_is_loopback(struct net_transport *t);
+
+/* ---- listeners ----------------------------------------------------------- */
+
+/* Called with a new transport; the callee must call net_transport_start()
+ * (or net_transport_close()) before returning. */
+typedef void (*net_accept_fn)(void *arg, struct net_transport *t);
+
+/*
+ * Listen on host:port (host: numeric IPv4/IPv6 or a name; "" = every
+ * interface, IPv6 dual-stack when available).  On failure returns NULL and
+ * writes the reason (e.g. "127.0.0.1:5672: Address already in use") to err.
+ */
+struct net_listener *net_listener_new(struct net_loop *loop, const char *host, uint16_t port,
+                                      int backlog, const struct net_transport_opts *opts,
+                                      net_accept_fn fn, void *arg, char *err, size_t errlen);
+/* Stop accepting and close the socket; NULL is a no-op. */
+void net_listener_free(struct net_listener *l);
+/* "127.0.0.1:5672" as bound (the real port when 0 was asked). */
+const char *net_listener_address(const struct net_listener *l);
+uint16_t net_listener_port(const struct net_listener *l);
+
+/* Open transports on this loop (accepted, not yet freed). */
+size_t net_loop_transport_count(struct net_loop *loop);
+
+#endif
