@@ -208,11 +208,44 @@ bool broker_dispatch_pending(struct broker *b);
  */
 void broker_set_wakeup(struct broker *b, void (*fn)(void *ctx), void *ctx);
 
+/* ---- timers (TTL, x-expires, delayed messages) ----------------------------- */
+
+/*
+ * The broker has no event loop.  Everything due at a time (message expiry,
+ * queue expiry, delayed messages) is one intrusive timer per queue or
+ * exchange in a broker-wide min-heap (struct broker_timer, broker_int.h);
+ * per-message deadlines live in per-object indexes behind those timers.
+ * Times are milliseconds of the broker clock (clock_mono_ms by default).
+ *
+ * The server arms one loop timer for broker_next_deadline_ms() and calls
+ * broker_run_timers() when it fires, then arms again for the next deadline.
+ */
+
+/* Replace the clock (unit tests drive time by hand); NULL restores it. */
+void broker_set_clock(struct broker *b, uint64_t (*now_ms)(void *ctx), void *ctx);
+uint64_t broker_now_ms(const struct broker *b);
+/*
+ * The earliest deadline (broker clock ms), UINT64_MAX when nothing is
+ * due.  The value returned is remembered: when a later change makes the
+ * earliest deadline earlier than it, the timer wakeup is called once.
+ */
+uint64_t broker_next_deadline_ms(struct broker *b);
+/*
+ * Run what is due at now_ms (expire messages, delete expired queues,
+ * route due delayed messages).  Work re-armed for <= now_ms during the
+ * call waits for the next call, so one call is bounded; callers arm
+ * again with broker_next_deadline_ms() (which may already be due).
+ */
+void broker_run_timers(struct broker *b, uint64_t now_ms);
+/* fn: the earliest deadline moved before the one last returned. */
+void broker_set_timer_wakeup(struct broker *b, void (*fn)(void *ctx), void *ctx);
+
 /* ---- exchanges ------------------------------------------------------------ */
 
 struct exchange_declare {
     struct edad_bytes name;     /* CR/LF are stripped, as RabbitMQ does */
-    struct edad_bytes type;     /* direct, fanout, topic, headers */
+    struct edad_bytes type;     /* direct, fanout, topic, headers,
+                                   x-consistent-hash, x-delayed-message */
     bool passive;
     bool durable;
     bool auto_delete;           /* deleted when its last source binding goes */
@@ -221,10 +254,12 @@ struct exchange_declare {
 };
 
 /*
- * exchange.declare.  Errors: 503 unknown type, 403 default exchange or
- * reserved "amq." prefix on creation, 404 passive and absent, 406
- * inequivalent type/durable/auto_delete/internal/alternate-exchange or bad
- * argument.
+ * exchange.declare.  Errors: 503 unknown type (also an unknown
+ * x-delayed-type), 403 default exchange or reserved "amq." prefix on
+ * creation, 404 passive and absent, 406 inequivalent
+ * type/durable/auto_delete/internal/alternate-exchange or bad argument
+ * (x-delayed-type missing, hash-header with hash-property, deduplication
+ * arguments of the wrong type).
  */
 edad_status exchange_declare(struct vhost *vh, const struct exchange_declare *d,
                              struct broker_err *err);
@@ -297,6 +332,34 @@ int message_priority(const struct message *m);
 int64_t message_expiration_ms(const struct message *m);
 uint32_t message_refcount(const struct message *m);
 
+/*
+ * Dead-letter history of a message the broker dead-lettered (RabbitMQ's
+ * deaths annotation).  Deliveries of such a message carry properties
+ * re-encoded by the session: "x-death" (an array of tables, most recent
+ * first, each: [original-expiration longstr,] count long, reason longstr,
+ * queue longstr, time timestamp, exchange longstr, routing-keys array of
+ * longstr), "x-first-death-{reason,queue,exchange}" and
+ * "x-last-death-{reason,queue,exchange}" (longstr) replacing any headers
+ * of those names, headers sorted by key, and no expiration property.
+ */
+struct broker_death {
+    struct edad_bytes queue;
+    struct edad_bytes reason;   /* rejected, expired, maxlen, delivery_limit */
+    struct edad_bytes exchange;
+    struct edad_bytes routing_key;   /* routing-keys has this one key */
+    uint64_t count;
+    uint64_t time_s;            /* first death, seconds since the epoch */
+    struct edad_bytes original_expiration;   /* empty: none */
+};
+struct broker_deaths {
+    uint32_t n;
+    const struct broker_death *v;    /* v[0] the most recent */
+    struct edad_bytes first_reason, first_queue, first_exchange;
+    struct edad_bytes last_reason, last_queue, last_exchange;
+};
+/* NULL unless the broker dead-lettered m. */
+const struct broker_deaths *message_deaths(const struct message *m);
+
 /* ---- publishing ----------------------------------------------------------- */
 
 struct broker_publish_opts {
@@ -316,6 +379,11 @@ struct broker_publish_result {
                                    x-overflow=reject-publish): nack when confirming */
     uint32_t pending;           /* queues that will confirm later (store, issue
                                    5); 0 today: confirm at once */
+    uint32_t deduplicated;      /* dropped as duplicates (x-message-deduplication
+                                   of the exchange or of queues): accepted, so
+                                   confirmed and never returned */
+    uint32_t delayed;           /* held by an x-delayed-message exchange, routed
+                                   when due: accepted, confirmed, not returned */
 };
 
 /*
@@ -329,6 +397,64 @@ struct broker_publish_result {
 edad_status broker_publish(struct vhost *vh, struct message *m,
                            const struct broker_publish_opts *opts,
                            struct broker_publish_result *res, struct broker_err *err);
+
+/* ---- message codec (supplied by the session layer) --------------------------- */
+
+/*
+ * The broker never parses AMQP; where it must look inside a message after
+ * the publish call returned (a delayed message routed later through a
+ * headers or consistent-hash exchange, deduplication keys, hash-property)
+ * it asks this codec, which the session registers once.  Any member may be
+ * NULL: the broker then behaves as if the message had no headers or
+ * properties.
+ *  - headers: the application headers of m decoded into a (valid until a is
+ *    reset), or NULL when there are none or they cannot be decoded.
+ *  - property: a basic property by RabbitMQ's name ("correlation_id",
+ *    "message_id", "timestamp" as decimal seconds) as bytes in a; false
+ *    when absent.
+ *  - with_header_int: a new message (one reference) equal to m but with the
+ *    application header key set to the integer v (signedint when it fits,
+ *    else long); NULL when m cannot be re-encoded.
+ */
+struct broker_codec {
+    void *ctx;
+    const struct broker_table *(*headers)(void *ctx, const struct message *m, struct arena *a);
+    bool (*property)(void *ctx, const struct message *m, const char *name, struct arena *a,
+                     struct edad_bytes *out);
+    struct message *(*with_header_int)(void *ctx, const struct message *m, const char *key,
+                                       int64_t v);
+};
+
+/* Copy *codec (NULL clears it). */
+void broker_set_codec(struct broker *b, const struct broker_codec *codec);
+
+/* ---- direct reply-to (amq.rabbitmq.reply-to) --------------------------------- */
+
+#define BROKER_REPLY_TO "amq.rabbitmq.reply-to"
+#define BROKER_REPLY_PREFIX "amq.rabbitmq.reply-to."
+/* Room for a reply name, NUL included. */
+#define BROKER_REPLY_NAME_MAX 64
+
+struct broker_reply;
+
+/*
+ * A channel's reply consumer: registers a pseudo-queue named
+ * "amq.rabbitmq.reply-to.<22 random url-safe characters>" (broker-wide,
+ * like RabbitMQ's channel-pid encoding: a responder in any vhost can reply).
+ * A publish to the default exchange with that routing key calls deliver
+ * synchronously with the message (the callee takes a reference if it keeps
+ * it; it must not call back into the broker); it then counts as routed.
+ * With no such registration the publish is unroutable.
+ */
+struct broker_reply *broker_reply_register(struct broker *b,
+                                           void (*deliver)(void *ctx, struct message *m),
+                                           void *ctx);
+/* The generated name (valid while registered). */
+const char *broker_reply_name(const struct broker_reply *r);
+/* Unregister and free; *rp becomes NULL.  NULL is a no-op. */
+void broker_reply_unregister(struct broker_reply **rp);
+/* Is name a live reply pseudo-queue (queue.declare of it succeeds)? */
+bool broker_reply_exists(struct broker *b, struct edad_bytes name);
 
 /* ---- queues --------------------------------------------------------------- */
 
@@ -344,6 +470,9 @@ struct queue_entry {
     uint32_t flags;             /* QUEUE_ENTRY_* */
 };
 #define QUEUE_ENTRY_REDELIVERED 0x1u
+/* The queue counts deliveries (x-delivery-limit, quorum): deliveries with
+ * delivery_count > 0 carry an "x-delivery-count" header (long) of it. */
+#define QUEUE_ENTRY_COUNT_HEADER 0x2u
 
 struct queue_declare {
     struct edad_bytes name;     /* empty: server-named "amq.gen-..." */
@@ -455,6 +584,8 @@ struct queue_stats {
     uint64_t redelivered;       /* deliveries with the redelivered flag */
     uint64_t acked;             /* total settled by ack (and no-ack) */
     uint64_t dropped;           /* rejected without requeue, purged */
+    uint64_t expired;           /* dropped by TTL */
+    uint64_t dead_lettered;     /* copies routed to the dead-letter exchange */
 };
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 

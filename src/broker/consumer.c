@@ -13,11 +13,13 @@
 #include "queue_int.h"
 
 /*
- * A consumer whose can_deliver says no leaves the active ring until the
+ * A consumer whose can_deliver says no leaves the active set until the
  * session calls consumer_resume, so blocked consumers cost nothing per
- * message.  Consumer priorities and single-active-consumer (issue 4) will
- * order the ring by priority or keep one member in it; the ring is the only
- * place that changes.
+ * message.  Active consumers sit in groups by priority (x-priority),
+ * highest first: dispatch serves the top group round-robin, and a lower
+ * group only while every consumer above it is blocked.  With
+ * x-single-active-consumer only the current one (the oldest registered)
+ * may be active; the next in registration order takes over when it goes.
  */
 
 static void consumer_put(struct consumer *c)
@@ -28,14 +30,46 @@ static void consumer_put(struct consumer *c)
     }
 }
 
+/* The group of priority p, created (in order) when absent. */
+static struct cgroup *group_get(struct queue *q, int32_t p)
+{
+    uint32_t i = 0;
+    while (i < q->ngroups && q->groups[i].priority > p)
+        i++;
+    if (i < q->ngroups && q->groups[i].priority == p)
+        return &q->groups[i];
+    if (q->ngroups == q->groups_cap) {
+        q->groups_cap = q->groups_cap ? q->groups_cap * 2 : 2;
+        q->groups = xrealloc(q->groups, sizeof(*q->groups) * q->groups_cap);
+    }
+    memmove(&q->groups[i + 1], &q->groups[i], sizeof(*q->groups) * (q->ngroups - i));
+    q->ngroups++;
+    q->groups[i].priority = p;
+    q->groups[i].n = 0;
+    q->groups[i].rr = NULL;
+    return &q->groups[i];
+}
+
+static struct cgroup *group_find(struct queue *q, int32_t p)
+{
+    for (uint32_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i].priority == p)
+            return &q->groups[i];
+    return NULL;
+}
+
 static void consumer_activate(struct consumer *c)
 {
     struct queue *q = c->q;
-    struct consumer *rr = q->rr;
+    if (c->active || c->cancelled || (q->sac && q->sac_current != c))
+        return;
+    struct cgroup *g = group_get(q, c->priority);
+    struct consumer *rr = g->rr;
     c->active = true;
+    g->n++;
     if (!rr) {
         c->anext = c->aprev = c;
-        q->rr = c;
+        g->rr = c;
         return;
     }
     /* insert just before the cursor: it gets its turn after the others */
@@ -51,15 +85,21 @@ static void consumer_deactivate(struct consumer *c)
     if (!c->active)
         return;
     c->active = false;
+    struct cgroup *g = group_find(q, c->priority);
     if (c->anext == c) {
-        q->rr = NULL;
+        g->rr = NULL;
     } else {
         c->aprev->anext = c->anext;
         c->anext->aprev = c->aprev;
-        if (q->rr == c)
-            q->rr = c->anext;
+        if (g->rr == c)
+            g->rr = c->anext;
     }
     c->anext = c->aprev = NULL;
+    if (--g->n == 0) {
+        uint32_t i = (uint32_t)(g - q->groups);
+        memmove(&q->groups[i], &q->groups[i + 1], sizeof(*q->groups) * (q->ngroups - i - 1));
+        q->ngroups--;
+    }
 }
 
 /* Take c off its queue's lists (no callbacks, no auto-delete). */
@@ -74,10 +114,20 @@ static void consumer_detach(struct consumer *c)
         q->cons_head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        q->cons_tail = c->prev;
     c->next = c->prev = NULL;
     q->consumer_count--;
     if (q->exclusive_consumer == c)
         q->exclusive_consumer = NULL;
+    if (q->sac_current == c) {
+        /* single active consumer: the next registered one takes over */
+        q->sac_current = q->cons_head;
+        if (q->sac_current) {
+            consumer_activate(q->sac_current);
+            queue_maybe_dirty(q);
+        }
+    }
 }
 
 edad_status queue_consume(struct queue *q, const struct consume_opts *o,
@@ -110,15 +160,20 @@ edad_status queue_consume(struct queue *q, const struct consume_opts *o,
         memcpy(c->tag, o->tag.ptr, o->tag.len);
     c->tag[o->tag.len] = '\0';
 
-    c->prev = NULL;
-    c->next = q->cons_head;
-    if (q->cons_head)
-        q->cons_head->prev = c;
-    q->cons_head = c;
+    c->next = NULL;
+    c->prev = q->cons_tail;
+    if (q->cons_tail)
+        q->cons_tail->next = c;
+    else
+        q->cons_head = c;
+    q->cons_tail = c;
     q->consumer_count++;
     q->had_consumer = true;
     if (o->exclusive)
         q->exclusive_consumer = c;
+    if (q->sac && !q->sac_current)
+        q->sac_current = c;
+    expiry_in_use(q);
     consumer_activate(c);
     queue_maybe_dirty(q);
     *out = c;
@@ -134,6 +189,8 @@ void consumer_cancel(struct consumer *c)
     consumer_put(c);
     if (q->auto_delete && q->had_consumer && q->consumer_count == 0 && !q->deleted)
         queue_delete_now(q);
+    else if (q->consumer_count == 0)
+        expiry_touch(q);
 }
 
 void consumer_cancel_all_notify(struct queue *q)
@@ -177,8 +234,9 @@ bool queue_dispatch(struct queue *q, uint32_t budget)
 {
     if (q->deleted)
         return false;
-    while (budget > 0 && q->rr && !q->deleted && q->ring.count + q->heap.count > 0) {
-        struct consumer *c = q->rr;
+    while (budget > 0 && queue_has_active(q) && !q->deleted && q->ready > 0) {
+        struct cgroup *g = &q->groups[0];
+        struct consumer *c = g->rr;
         c->refs++;
         if (!c->ops->can_deliver(c->ctx)) {
             consumer_deactivate(c);
@@ -190,11 +248,15 @@ bool queue_dispatch(struct queue *q, uint32_t budget)
             continue;
         }
         struct queue_entry e;
-        if (!queue_take(q, &e)) {
+        if (!queue_take_ready(q, &e, true)) {
             consumer_put(c);
             break;
         }
-        q->rr = c->anext;       /* round robin: the next one goes next */
+        if (c->active) {
+            /* round robin within the group: the next one goes next */
+            g = group_find(q, c->priority);
+            g->rr = c->anext;
+        }
         q->st_delivered++;
         if (e.flags & QUEUE_ENTRY_REDELIVERED)
             q->st_redelivered++;
@@ -210,5 +272,5 @@ bool queue_dispatch(struct queue *q, uint32_t budget)
         consumer_put(c);
         budget--;
     }
-    return !q->deleted && q->rr && q->ring.count + q->heap.count > 0;
+    return !q->deleted && queue_has_active(q) && q->ready > 0;
 }

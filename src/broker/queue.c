@@ -1,138 +1,23 @@
 /*
  * queue.c - queues: declare/delete/purge with RabbitMQ's checks and texts,
- * ready storage (ring in publish order + min-heap of requeued entries so a
- * requeue restores the original position), basic.get and settlement of
- * unacked entries.  Consumer registration and dispatch are in consumer.c.
+ * the queue arguments applied (TTL, x-expires, length limits and
+ * x-overflow, dead-letter exchange, priorities, delivery limit), enqueue,
+ * basic.get and settlement of unacked entries.  Storage is qstore.c's,
+ * time expiry.c's, consumers and dispatch consumer.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "args_int.h"
 #include "broker_int.h"
+#include "dedup_int.h"
 #include "exchange_int.h"
 #include "message_int.h"
 #include "queue_int.h"
 
-#define RING_MIN_CAP 16u
-
-/* ---- ring: FIFO of entries in publish order ---------------------------------- */
-
-static void ring_resize(struct qring *r, uint32_t cap)
-{
-    struct queue_entry *buf = xmalloc(sizeof(*buf) * cap);
-    for (uint32_t i = 0; i < r->count; i++)
-        buf[i] = r->buf[(r->head + i) & (r->cap - 1)];
-    free(r->buf);
-    r->buf = buf;
-    r->cap = cap;
-    r->head = 0;
-}
-
-static void ring_push(struct qring *r, const struct queue_entry *e)
-{
-    if (r->count == r->cap)
-        ring_resize(r, r->cap ? r->cap * 2 : RING_MIN_CAP);
-    r->buf[(r->head + r->count) & (r->cap - 1)] = *e;
-    r->count++;
-}
-
-static const struct queue_entry *ring_front(const struct qring *r)
-{
-    return r->count ? &r->buf[r->head] : NULL;
-}
-
-static void ring_pop(struct qring *r, struct queue_entry *e)
-{
-    *e = r->buf[r->head];
-    r->head = (r->head + 1) & (r->cap - 1);
-    r->count--;
-    if (r->count == 0) {
-        r->head = 0;
-        if (r->cap > 4 * RING_MIN_CAP) {
-            free(r->buf);
-            r->buf = NULL;
-            r->cap = 0;
-        }
-    } else if (r->cap > 4 * RING_MIN_CAP && r->count < r->cap / 8) {
-        ring_resize(r, r->cap / 2);
-    }
-}
-
-static void ring_free(struct qring *r)
-{
-    free(r->buf);
-    memset(r, 0, sizeof(*r));
-}
-
-/* ---- heap: requeued entries by sequence number -------------------------------- */
-
-static void heap_push(struct qheap *h, const struct queue_entry *e)
-{
-    if (h->count == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 8;
-        h->buf = xrealloc(h->buf, sizeof(*h->buf) * h->cap);
-    }
-    uint32_t i = h->count++;
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (h->buf[parent].seq <= e->seq)
-            break;
-        h->buf[i] = h->buf[parent];
-        i = parent;
-    }
-    h->buf[i] = *e;
-}
-
-static void heap_pop(struct qheap *h, struct queue_entry *e)
-{
-    *e = h->buf[0];
-    struct queue_entry last = h->buf[--h->count];
-    uint32_t i = 0, n = h->count;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && h->buf[c + 1].seq < h->buf[c].seq)
-            c++;
-        if (last.seq <= h->buf[c].seq)
-            break;
-        h->buf[i] = h->buf[c];
-        i = c;
-    }
-    if (n)
-        h->buf[i] = last;
-    if (n == 0) {
-        free(h->buf);
-        h->buf = NULL;
-        h->cap = 0;
-    } else if (h->cap > 64 && n < h->cap / 8) {
-        h->cap /= 2;
-        h->buf = xrealloc(h->buf, sizeof(*h->buf) * h->cap);
-    }
-}
-
-static void heap_free(struct qheap *h)
-{
-    free(h->buf);
-    memset(h, 0, sizeof(*h));
-}
-
 static uint32_t queue_ready(const struct queue *q)
 {
-    return q->ring.count + q->heap.count;
-}
-
-bool queue_take(struct queue *q, struct queue_entry *e)
-{
-    const struct queue_entry *f = ring_front(&q->ring);
-    if (q->heap.count && (!f || q->heap.buf[0].seq < f->seq))
-        heap_pop(&q->heap, e);
-    else if (f)
-        ring_pop(&q->ring, e);
-    else
-        return false;
-    q->ready_bytes -= message_body_len(e->msg);
-    return true;
+    return q->ready;
 }
 
 /* ---- lookup -------------------------------------------------------------------------- */
@@ -184,8 +69,10 @@ struct queue *queue_ref(struct queue *q)
 
 void queue_free_memory(struct queue *q)
 {
-    ring_free(&q->ring);
-    heap_free(&q->heap);
+    expiry_free(q);
+    qstore_free(q);
+    dedup_free(q->dedup);
+    free(q->groups);
     free(q->args);
     free(q);
 }
@@ -242,10 +129,16 @@ static uint32_t queue_discard_ready(struct queue *q)
 {
     uint32_t n = 0;
     struct queue_entry e;
-    while (queue_take(q, &e)) {
+    while (qstore_take(q, &e)) {
         queue_settle_gone(q, &e);
         n++;
     }
+    /* nothing ready: the TTL index has only stale records */
+    broker_timer_cancel(q->b, &q->ttl_timer);
+    free(q->xheap);
+    q->xheap = NULL;
+    q->xn = q->xcap = 0;
+    q->ttl_live = 0;
     return n;
 }
 
@@ -262,6 +155,7 @@ void queue_delete_now(struct queue *q)
     if (q->exclusive)
         broker_owner_remove(b, q);
     broker_dirty_remove(b, q);
+    broker_timer_cancel(b, &q->expires_timer);
     consumer_cancel_all_notify(q);
     binding_remove_all_to_queue(q);
     /* the store forgets the whole queue at once, not entry by entry */
@@ -302,6 +196,53 @@ static void declare_ok_fill(struct queue_declare_ok *ok, struct queue *q)
     ok->consumer_count = q->consumer_count;
 }
 
+/* Integer argument (validated already), or dflt when absent. */
+static int64_t arg_int(const struct broker_table *args, const char *key, int64_t dflt)
+{
+    int64_t v;
+    const struct broker_value *a = broker_table_get(args, key);
+    if (!a)
+        return dflt;
+    if (!args_value_int(a, &v))
+        return a->kind == BROKER_V_U64 ? INT64_MAX : dflt;
+    return v;
+}
+
+/* The validated arguments as queue fields. */
+static void queue_apply_args(struct queue *q)
+{
+    const struct broker_table *a = q->args;
+    q->ttl_ms = arg_int(a, "x-message-ttl", -1);
+    q->expires_ms = (uint64_t)arg_int(a, "x-expires", 0);
+    q->max_len = arg_int(a, "x-max-length", -1);
+    q->max_bytes = arg_int(a, "x-max-length-bytes", -1);
+    const struct broker_value *ov = broker_table_get(a, "x-overflow");
+    q->overflow = QUEUE_OVERFLOW_DROP_HEAD;
+    if (ov && ov->kind == BROKER_V_STRING) {
+        if (bytes_eq_cstr(ov->v.str, "reject-publish"))
+            q->overflow = QUEUE_OVERFLOW_REJECT_PUBLISH;
+        else if (bytes_eq_cstr(ov->v.str, "reject-publish-dlx"))
+            q->overflow = QUEUE_OVERFLOW_REJECT_PUBLISH_DLX;
+    }
+    q->dlx = broker_table_get(a, "x-dead-letter-exchange");
+    if (q->dlx && q->dlx->kind != BROKER_V_STRING)
+        q->dlx = NULL;
+    q->dlrk = q->dlx ? broker_table_get(a, "x-dead-letter-routing-key") : NULL;
+    if (q->dlrk && q->dlrk->kind != BROKER_V_STRING)
+        q->dlrk = NULL;
+    int64_t maxp = arg_int(a, "x-max-priority", 0);
+    qstore_init(q, maxp > 0 ? (uint32_t)(maxp > 255 ? 255 : maxp) + 1 : 1);
+    const struct broker_value *sac = broker_table_get(a, "x-single-active-consumer");
+    q->sac = sac && sac->kind == BROKER_V_BOOL && sac->v.b;
+    /* No default limit for quorum-declared queues: RabbitMQ 4's silent
+     * default of 20 dropped poison-free messages for its users on upgrade
+     * (ANCHORS.md §4.10); edad applies a limit only when one is asked for. */
+    q->delivery_limit = arg_int(a, "x-delivery-limit", -1);
+    if (q->delivery_limit < 0)
+        q->delivery_limit = -1;
+    q->count_header = q->quorum || q->delivery_limit >= 0;
+}
+
 static struct queue *queue_create(struct vhost *vh, struct edad_bytes name, bool durable,
                                   bool exclusive, bool auto_delete, const void *owner,
                                   const struct broker_table *args, bool quorum)
@@ -321,9 +262,13 @@ static struct queue *queue_create(struct vhost *vh, struct edad_bytes name, bool
     q->name_len = name.len;
     memcpy(q->name, name.ptr, name.len);
     q->name[name.len] = '\0';
+    queue_apply_args(q);
+    q->dedup = dedup_new(q->args);
+    expiry_init(q);
     hmap_insert(&vh->queues, q->hash, q);
     if (exclusive)
         broker_owner_add(vh->broker, q);
+    expiry_touch(q);
     return q;
 }
 
@@ -347,6 +292,7 @@ edad_status queue_declare(struct vhost *vh, const struct queue_declare *d,
         if (!q)
             return err ? (err->code == BROKER_NOT_FOUND ? EDAD_ERR_NOT_FOUND : EDAD_ERR_STATE)
                        : EDAD_ERR_NOT_FOUND;
+        expiry_touch(q);
         declare_ok_fill(ok, q);
         return EDAD_OK;
     }
@@ -366,6 +312,8 @@ edad_status queue_declare(struct vhost *vh, const struct queue_declare *d,
                               "queue name '%s' contains reserved prefix 'amq.*'", nb);
     }
     broker_rs(what, sizeof(what), "queue", nb, name.len, vh);
+    if ((st = args_check_dlx_type(d->args, what, err)) != EDAD_OK)
+        return st;
 
     struct queue *q = queue_find(vh, name);
     if (q) {
@@ -385,6 +333,7 @@ edad_status queue_declare(struct vhost *vh, const struct queue_declare *d,
                                           q->quorum ? ARGS_QT_QUORUM : ARGS_QT_CLASSIC, what, err);
         if (st != EDAD_OK)
             return st;
+        expiry_touch(q);
         declare_ok_fill(ok, q);
         return EDAD_OK;
     }
@@ -461,31 +410,105 @@ edad_status queue_purge(struct vhost *vh, struct edad_bytes name, const void *ow
 
 /* ---- enqueue, get, settle --------------------------------------------------------------- */
 
+void queue_drop_entry(struct queue *q, struct queue_entry *e, enum broker_drop_reason reason)
+{
+    if (!q->deleted) {
+        if (reason != BROKER_DROP_EXPIRED)
+            q->st_dropped++;
+        if (q->b->hooks.dropped)
+            q->b->hooks.dropped(q->b->hooks.ctx, q, e, reason);
+        deadletter_entry(q, e, reason);
+    }
+    queue_settle_gone(q, e);
+}
+
+static bool over_limit(const struct queue *q, uint32_t extra_n, uint64_t extra_bytes)
+{
+    return (q->max_len >= 0 && (uint64_t)q->ready + extra_n > (uint64_t)q->max_len) ||
+           (q->max_bytes >= 0 && q->ready_bytes + extra_bytes > (uint64_t)q->max_bytes);
+}
+
+/* x-overflow=drop-head: drop (dead-letter) from the head until within limits. */
+static void queue_trim_head(struct queue *q)
+{
+    struct queue_entry e;
+    while (q->ready && over_limit(q, 0, 0) && qstore_take(q, &e)) {
+        expiry_untrack(q, &e);
+        queue_drop_entry(q, &e, BROKER_DROP_MAXLEN);
+    }
+}
+
 edad_status queue_enqueue(struct queue *q, struct message *m)
 {
-    struct queue_entry e = {m, q->next_seq++, 0, 0};
-    if (q->durable && message_persistent(m) && q->b->hooks.store_enqueue) {
-        edad_status st = q->b->hooks.store_enqueue(q->b->hooks.ctx, q, &e);
+    struct broker *b = q->b;
+    if (!(m->flags & MESSAGE_F_TS) && (q->ttl_ms >= 0 || m->expiration_ms >= 0)) {
+        /* the TTL clock starts at the first enqueue (one publish: one time) */
+        m->flags |= MESSAGE_F_TS;
+        m->ts_ms = broker_now_ms(b);
+    }
+    struct queue_entry e = {m, q->next_seq, 0, 0};
+    if (q->overflow != QUEUE_OVERFLOW_DROP_HEAD && over_limit(q, 1, message_body_len(m))) {
+        /* reject-publish: not enqueued here; the publisher gets a nack */
+        if (q->overflow == QUEUE_OVERFLOW_REJECT_PUBLISH_DLX)
+            deadletter_entry(q, &e, BROKER_DROP_MAXLEN);
+        q->st_dropped++;
+        return EDAD_ERR_STATE;
+    }
+    if (q->durable && message_persistent(m) && b->hooks.store_enqueue) {
+        edad_status st = b->hooks.store_enqueue(b->hooks.ctx, q, &e);
         if (st != EDAD_OK)
             return st;
     }
+    q->next_seq++;
     message_ref(m);
-    ring_push(&q->ring, &e);
-    q->ready_bytes += message_body_len(m);
+    expiry_track(q, &e);
+    qstore_push(q, &e);
     q->st_published++;
+    if (q->max_len >= 0 || q->max_bytes >= 0) {
+        b->route_busy++;
+        queue_trim_head(q);
+        b->route_busy--;
+        deadletter_flush(b);
+    }
     queue_maybe_dirty(q);
     return EDAD_OK;
 }
 
 void queue_maybe_dirty(struct queue *q)
 {
-    if (!q->deleted && !q->dirty && q->rr && queue_ready(q) > 0)
+    if (!q->deleted && !q->dirty && queue_has_active(q) && q->ready > 0)
         broker_dirty_add(q->b, q);
+}
+
+bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
+{
+    uint64_t now = 0;
+    bool have_now = false;
+    while (qstore_take(q, e)) {
+        expiry_untrack(q, e);
+        if (q->xn) {
+            if (!have_now) {
+                now = broker_now_ms(q->b);
+                have_now = true;
+            }
+            if (expiry_is_expired(q, e, now, for_consumer)) {
+                q->st_expired++;
+                queue_drop_entry(q, e, BROKER_DROP_EXPIRED);
+                continue;
+            }
+        }
+        if (q->count_header)
+            e->flags |= QUEUE_ENTRY_COUNT_HEADER;
+        return true;
+    }
+    return false;
 }
 
 bool queue_get(struct queue *q, bool no_ack, struct queue_entry *e, uint32_t *message_count)
 {
-    if (q->deleted || !queue_take(q, e)) {
+    if (!q->deleted)
+        expiry_touch(q);
+    if (q->deleted || !queue_take_ready(q, e, false)) {
         if (message_count)
             *message_count = 0;
         return false;
@@ -529,22 +552,30 @@ void queue_requeue(struct queue *q, struct queue_entry *e)
         return;
     }
     e->flags |= QUEUE_ENTRY_REDELIVERED;
+    e->flags &= ~QUEUE_ENTRY_COUNT_HEADER;
     e->delivery_count++;
-    q->ready_bytes += message_body_len(e->msg);
-    heap_push(&q->heap, e);
+    if (q->delivery_limit >= 0 && (int64_t)e->delivery_count > q->delivery_limit) {
+        /* a poison message: returned more often than the limit allows */
+        queue_drop_entry(q, e, BROKER_DROP_DELIVERY_LIMIT);
+        return;
+    }
+    expiry_track(q, e);
+    qstore_requeue(q, e);
     e->msg = NULL;
+    if (q->max_len >= 0 || q->max_bytes >= 0) {
+        struct broker *b = q->b;
+        b->route_busy++;
+        queue_trim_head(q);
+        b->route_busy--;
+        deadletter_flush(b);
+    }
     queue_maybe_dirty(q);
 }
 
 void queue_reject_drop(struct queue *q, struct queue_entry *e)
 {
     unacked_release(q, e);
-    if (!q->deleted) {
-        q->st_dropped++;
-        if (q->b->hooks.dropped)
-            q->b->hooks.dropped(q->b->hooks.ctx, q, e, BROKER_DROP_REJECTED);
-    }
-    queue_settle_gone(q, e);
+    queue_drop_entry(q, e, BROKER_DROP_REJECTED);
     queue_maybe_free(q);
 }
 
@@ -574,4 +605,6 @@ void queue_get_stats(const struct queue *q, struct queue_stats *out)
     out->redelivered = q->st_redelivered;
     out->acked = q->st_acked;
     out->dropped = q->st_dropped;
+    out->expired = q->st_expired;
+    out->dead_lettered = q->st_dead_lettered;
 }
