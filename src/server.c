@@ -31,6 +31,7 @@ struct edad_server {
     struct event *sig_term, *sig_int, *sig_hup;
     struct net_timer *stop_timer;      /* polls connections during a graceful stop */
     struct net_timer *dispatch_timer;  /* 0 ms: one broker dispatch pass per loop turn */
+    struct net_timer *broker_timer;    /* the broker's earliest deadline (TTL, x-expires) */
     uint64_t stop_deadline_ms;
     bool stopping;
 };
@@ -92,6 +93,33 @@ static void server_dispatch_wakeup(void *arg)
     struct edad_server *s = arg;
     if (!net_timer_pending(s->dispatch_timer))
         net_timer_start(s->dispatch_timer, 0, false);
+}
+
+/* ---- broker timers -------------------------------------------------------------- */
+
+/* One loop timer for the broker's earliest deadline (already due: 0 ms). */
+static void server_timers_arm(struct edad_server *s)
+{
+    uint64_t due = broker_next_deadline_ms(s->broker);
+    if (due == UINT64_MAX) {
+        net_timer_stop(s->broker_timer);
+        return;
+    }
+    uint64_t now = broker_now_ms(s->broker);
+    net_timer_start(s->broker_timer, due > now ? due - now : 0, false);
+}
+
+static void server_timers_fire(void *arg)
+{
+    struct edad_server *s = arg;
+    broker_run_timers(s->broker, broker_now_ms(s->broker));
+    server_timers_arm(s);
+}
+
+/* A deadline earlier than the armed one appeared. */
+static void server_timers_wakeup(void *arg)
+{
+    server_timers_arm(arg);
 }
 
 /* ---- stop -------------------------------------------------------------------- */
@@ -156,6 +184,9 @@ struct edad_server *server_new(const struct edad_conf *conf, char *err, size_t e
     s->stop_timer = net_timer_new(s->loop, server_stop_poll, s);
     s->dispatch_timer = net_timer_new(s->loop, server_dispatch, s);
     broker_set_wakeup(s->broker, server_dispatch_wakeup, s);
+    s->broker_timer = net_timer_new(s->loop, server_timers_fire, s);
+    broker_set_timer_wakeup(s->broker, server_timers_wakeup, s);
+    server_timers_arm(s);
 
     struct event_base *base = net_loop_event_base(s->loop);
     s->sig_term = evsignal_new(base, SIGTERM, server_signal_cb, s);
@@ -218,7 +249,9 @@ void server_free(struct edad_server *s)
         net_listener_free(s->listeners[i]);
     session_server_free(s->sessions);
     broker_set_wakeup(s->broker, NULL, NULL);
+    broker_set_timer_wakeup(s->broker, NULL, NULL);
     broker_free(s->broker);   /* after the sessions, which point into it */
+    net_timer_free(s->broker_timer);
     net_timer_free(s->stop_timer);
     net_timer_free(s->dispatch_timer);
     if (s->sig_term)

@@ -64,6 +64,13 @@ edad_status args_validate_queue(const struct broker_table *args, enum args_qtype
  */
 edad_status args_queue_type(const struct broker_table *args, enum args_qtype *qtype,
                             const char *what, struct broker_err *err);
+/*
+ * rabbit_channel's check before any queue.declare (not passive): a
+ * non-longstr x-dead-letter-exchange is 406 "invalid type 'T' for arg
+ * 'x-dead-letter-exchange' in queue 'q' in vhost '/'".
+ */
+edad_status args_check_dlx_type(const struct broker_table *args, const char *what,
+                                struct broker_err *err);
 /* Equivalence of the compared queue arguments for an existing queue. */
 edad_status args_assert_queue_equivalent(const struct broker_table *cur,
                                          const struct broker_table *req, enum args_qtype qtype,

@@ -554,6 +554,151 @@ static bool check_any(const struct broker_value *v, const struct broker_table *a
     return true;
 }
 
+/* Deduplication (LavinMQ's arguments, queues and exchanges alike). */
+static bool check_dedup_bool(const struct broker_value *v, const struct broker_table *args,
+                             char *why, size_t n)
+{
+    EDAD_UNUSED(args);
+    if (v->kind == BROKER_V_BOOL)
+        return true;
+    snprintf(why, n, "{unacceptable_type,%s}", args_type_name(v->kind));
+    return false;
+}
+
+static bool check_dedup_header(const struct broker_value *v, const struct broker_table *args,
+                               char *why, size_t n)
+{
+    EDAD_UNUSED(args);
+    if (v->kind == BROKER_V_STRING && v->v.str.len > 0 && v->v.str.len <= 255)
+        return true;
+    if (v->kind == BROKER_V_STRING)
+        snprintf(why, n, "\"header name must be 1 to 255 bytes\"");
+    else
+        snprintf(why, n, "{unacceptable_type,%s}", args_type_name(v->kind));
+    return false;
+}
+
+static bool check_dedup_ttl(const struct broker_value *v, const struct broker_table *args,
+                            char *why, size_t n)
+{
+    if (!check_non_neg_int(v, args, why, n))
+        return false;
+    if (int_value(v) > UINT32_MAX) {
+        snprintf(why, n, "{value_too_large,%" PRId64 "}", int_value(v));
+        return false;
+    }
+    return true;
+}
+
+static bool check_dedup_size(const struct broker_value *v, const struct broker_table *args,
+                             char *why, size_t n)
+{
+    if (!check_positive_int(v, args, why, n))
+        return false;
+    return check_dedup_ttl(v, args, why, n);
+}
+
+/* rabbit_misc:check_expiry: 0 .. 10 years in milliseconds. */
+#define MAX_EXPIRY_MS INT64_C(315360000000)
+
+static bool check_expiry_value(const struct broker_value *v, char *why, size_t n)
+{
+    int64_t x = int_value(v);
+    if (x < 0) {
+        snprintf(why, n, "{value_negative,%" PRId64 "}", x);
+        return false;
+    }
+    if (x > MAX_EXPIRY_MS) {
+        if (v->kind == BROKER_V_U64)
+            snprintf(why, n, "{value_too_large,%" PRIu64 "}", v->v.u);
+        else
+            snprintf(why, n, "{value_too_large,%" PRId64 "}", x);
+        return false;
+    }
+    return true;
+}
+
+static bool check_message_ttl(const struct broker_value *v, const struct broker_table *args,
+                              char *why, size_t n)
+{
+    return check_int(v, args, why, n) && check_expiry_value(v, why, n);
+}
+
+static bool check_expires(const struct broker_value *v, const struct broker_table *args,
+                          char *why, size_t n)
+{
+    if (!check_int(v, args, why, n))
+        return false;
+    if (int_value(v) == 0) {
+        snprintf(why, n, "{value_zero,0}");
+        return false;
+    }
+    return check_expiry_value(v, why, n);
+}
+
+static bool check_bool(const struct broker_value *v, const struct broker_table *args,
+                       char *why, size_t n)
+{
+    EDAD_UNUSED(args);
+    if (v->kind == BROKER_V_BOOL)
+        return true;
+    snprintf(why, n, "{unacceptable_type,%s}", args_type_name(v->kind));
+    return false;
+}
+
+static bool check_dlx_name(const struct broker_value *v, const struct broker_table *args,
+                           char *why, size_t n)
+{
+    EDAD_UNUSED(args);
+    if (v->kind == BROKER_V_STRING)
+        return true;
+    snprintf(why, n, "{unacceptable_type,%s}", args_type_name(v->kind));
+    return false;
+}
+
+static bool check_dlx_rk(const struct broker_value *v, const struct broker_table *args,
+                         char *why, size_t n)
+{
+    if (v->kind != BROKER_V_STRING) {
+        snprintf(why, n, "{unacceptable_type,%s}", args_type_name(v->kind));
+        return false;
+    }
+    if (!broker_table_get(args, "x-dead-letter-exchange")) {
+        snprintf(why, n, "routing_key_but_no_dlx_defined");
+        return false;
+    }
+    return true;
+}
+
+static bool check_overflow(const struct broker_value *v, const struct broker_table *args,
+                           char *why, size_t n)
+{
+    static const char *const modes[] = {"drop-head", "reject-publish", "reject-publish-dlx",
+                                        NULL};
+    EDAD_UNUSED(args);
+    return check_string_in(v, modes, "invalid_overflow", why, n);
+}
+
+static bool check_dlx_strategy(const struct broker_value *v, const struct broker_table *args,
+                               char *why, size_t n)
+{
+    static const char *const modes[] = {"at-most-once", "at-least-once", NULL};
+    EDAD_UNUSED(args);
+    return check_string_in(v, modes, "invalid_dlx_strategy", why, n);
+}
+
+static bool check_max_priority(const struct broker_value *v, const struct broker_table *args,
+                               char *why, size_t n)
+{
+    if (!check_non_neg_int(v, args, why, n))
+        return false;
+    if (int_value(v) > 255) {
+        snprintf(why, n, "{max_value_exceeded,%" PRId64 "}", int_value(v));
+        return false;
+    }
+    return true;
+}
+
 #define QT_CQ ARGS_QT_CLASSIC
 #define QT_QQ ARGS_QT_QUORUM
 #define QT_BOTH (ARGS_QT_CLASSIC | ARGS_QT_QUORUM)
@@ -566,21 +711,21 @@ static bool check_any(const struct broker_value *v, const struct broker_table *a
  */
 static const struct qarg_def queue_args[] = {
     {"x-queue-type", QT_BOTH, ARG_SUPPORTED, check_any},
-    {"x-expires", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-message-ttl", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-dead-letter-exchange", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-dead-letter-routing-key", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-dead-letter-strategy", QT_QQ, ARG_PLANNED, NULL},
-    {"x-max-length", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-max-length-bytes", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-overflow", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-max-priority", QT_CQ, ARG_PLANNED, NULL},
-    {"x-single-active-consumer", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-delivery-limit", QT_QQ, ARG_PLANNED, NULL},
-    {"x-message-deduplication", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-cache-size", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-cache-ttl", QT_BOTH, ARG_PLANNED, NULL},
-    {"x-deduplication-header", QT_BOTH, ARG_PLANNED, NULL},
+    {"x-expires", QT_BOTH, ARG_SUPPORTED, check_expires},
+    {"x-message-ttl", QT_BOTH, ARG_SUPPORTED, check_message_ttl},
+    {"x-dead-letter-exchange", QT_BOTH, ARG_SUPPORTED, check_dlx_name},
+    {"x-dead-letter-routing-key", QT_BOTH, ARG_SUPPORTED, check_dlx_rk},
+    {"x-dead-letter-strategy", QT_QQ, ARG_NOOP, check_dlx_strategy},
+    {"x-max-length", QT_BOTH, ARG_SUPPORTED, check_non_neg_int},
+    {"x-max-length-bytes", QT_BOTH, ARG_SUPPORTED, check_non_neg_int},
+    {"x-overflow", QT_BOTH, ARG_SUPPORTED, check_overflow},
+    {"x-max-priority", QT_CQ, ARG_SUPPORTED, check_max_priority},
+    {"x-single-active-consumer", QT_BOTH, ARG_SUPPORTED, check_bool},
+    {"x-delivery-limit", QT_BOTH, ARG_SUPPORTED, check_int},
+    {"x-message-deduplication", QT_BOTH, ARG_SUPPORTED, check_dedup_bool},
+    {"x-cache-size", QT_BOTH, ARG_SUPPORTED, check_dedup_size},
+    {"x-cache-ttl", QT_BOTH, ARG_SUPPORTED, check_dedup_ttl},
+    {"x-deduplication-header", QT_BOTH, ARG_SUPPORTED, check_dedup_header},
     {"x-queue-mode", QT_CQ, ARG_NOOP, check_queue_mode},
     {"x-queue-version", QT_CQ, ARG_NOOP, check_queue_version},
     {"x-queue-master-locator", QT_CQ, ARG_NOOP, check_locator},
@@ -634,24 +779,43 @@ edad_status args_validate_queue(const struct broker_table *args, enum args_qtype
 {
     if (!args)
         return EDAD_OK;
-    for (uint32_t i = 0; i < args->count; i++) {
-        const struct broker_arg *a = &args->entries[i];
-        const struct qarg_def *def = qarg_find(a->key);
-        if (!def)
-            continue;           /* unknown: kept and ignored, like RabbitMQ */
-        if (!(def->qtypes & qtype))
-            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
-                                  "invalid arg '%s' for %s of queue type %s", def->key, what,
-                                  qtype_module(qtype));
-        if (def->support == ARG_PLANNED)
-            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
-                                  "invalid arg '%s' for %s: not supported by edad yet",
-                                  def->key, what);
+    /* RabbitMQ's order: the values of this type's arguments (in its
+     * declare_args order), then the keys of other queue types */
+    for (size_t i = 0; i < EDAD_ARRAY_LEN(queue_args); i++) {
+        const struct qarg_def *def = &queue_args[i];
+        if (!(def->qtypes & qtype) || def->support == ARG_PLANNED || !def->check)
+            continue;
+        const struct broker_value *v = broker_table_get(args, def->key);
         char why[128];
-        if (def->check && !def->check(&a->value, args, why, sizeof(why)))
+        if (v && !def->check(v, args, why, sizeof(why)))
             return broker_err_set(err, BROKER_PRECONDITION_FAILED, "invalid arg '%s' for %s: %s",
                                   def->key, what, why);
     }
+    for (uint32_t i = 0; i < args->count; i++) {
+        const struct qarg_def *def = qarg_find(args->entries[i].key);
+        if (def && !(def->qtypes & qtype))
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "invalid arg '%s' for %s of queue type %s", def->key, what,
+                                  qtype_module(qtype));
+    }
+    for (uint32_t i = 0; i < args->count; i++) {
+        const struct qarg_def *def = qarg_find(args->entries[i].key);
+        if (def && def->support == ARG_PLANNED)
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                                  "invalid arg '%s' for %s: not supported by edad yet",
+                                  def->key, what);
+    }
+    return EDAD_OK;
+}
+
+edad_status args_check_dlx_type(const struct broker_table *args, const char *what,
+                                struct broker_err *err)
+{
+    const struct broker_value *v = broker_table_get(args, "x-dead-letter-exchange");
+    if (v && v->kind != BROKER_V_STRING)
+        return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                              "invalid type '%s' for arg 'x-dead-letter-exchange' in %s",
+                              args_type_name(v->kind), what);
     return EDAD_OK;
 }
 
@@ -671,7 +835,8 @@ edad_status args_assert_queue_equivalent(const struct broker_table *cur,
 
 /* ---- exchange and consumer arguments ------------------------------------------- */
 
-static const char *const exchange_planned[] = {
+/* Exchange-level deduplication: the queue table's validators. */
+static const char *const exchange_dedup_args[] = {
     "x-message-deduplication", "x-cache-size", "x-cache-ttl", "x-deduplication-header",
 };
 
@@ -683,11 +848,14 @@ edad_status args_validate_exchange(const struct broker_table *args, const char *
         return broker_err_set(err, BROKER_PRECONDITION_FAILED,
                               "invalid type '%s' for arg 'alternate-exchange' in %s",
                               args_type_name(ae->kind), what);
-    for (size_t i = 0; i < EDAD_ARRAY_LEN(exchange_planned); i++)
-        if (broker_table_get(args, exchange_planned[i]))
-            return broker_err_set(err, BROKER_PRECONDITION_FAILED,
-                                  "invalid arg '%s' for %s: not supported by edad yet",
-                                  exchange_planned[i], what);
+    for (size_t i = 0; i < EDAD_ARRAY_LEN(exchange_dedup_args); i++) {
+        const struct broker_value *v = broker_table_get(args, exchange_dedup_args[i]);
+        const struct qarg_def *def = qarg_find(bytes_from_cstr(exchange_dedup_args[i]));
+        char why[128];
+        if (v && def && def->check && !def->check(v, args, why, sizeof(why)))
+            return broker_err_set(err, BROKER_PRECONDITION_FAILED, "invalid arg '%s' for %s: %s",
+                                  exchange_dedup_args[i], what, why);
+    }
     return EDAD_OK;
 }
 

@@ -100,11 +100,15 @@ static struct binding *binding_add(struct exchange *src, const struct binding_ke
     b->key[k->key.len] = '\0';
 
     hmap_insert(&src->bindings, hash, b);
-    b->sprev = NULL;
-    b->snext = src->src_head;
-    if (src->src_head)
-        src->src_head->sprev = b;
-    src->src_head = b;
+    /* appended: listings, and so recovered definitions, keep binding order
+     * (x-consistent-hash places its buckets in that order) */
+    b->snext = NULL;
+    b->sprev = src->src_tail;
+    if (src->src_tail)
+        src->src_tail->snext = b;
+    else
+        src->src_head = b;
+    src->src_tail = b;
 
     struct binding **dh = dst_head_of(b);
     b->dprev = NULL;
@@ -131,6 +135,8 @@ void binding_remove(struct binding *b)
         src->src_head = b->snext;
     if (b->snext)
         b->snext->sprev = b->sprev;
+    else
+        src->src_tail = b->sprev;
     struct binding **dh = dst_head_of(b);
     if (b->dprev)
         b->dprev->dnext = b->dnext;
@@ -215,7 +221,7 @@ static edad_status binding_action(struct vhost *vh, bool add, bool to_queue,
         return EDAD_OK;
     }
     if (src->type->validate_binding) {
-        edad_status st = src->type->validate_binding(k.args, err);
+        edad_status st = src->type->validate_binding(routing_key, k.args, err);
         if (st != EDAD_OK)
             return st;
     }

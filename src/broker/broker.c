@@ -167,6 +167,7 @@ struct broker *broker_new(const struct broker_config *cfg)
         b->seed = hash_mix(clock_mono_us(), (uint64_t)getpid());
     hmap_init(&b->vhosts);
     hmap_init(&b->owners);
+    b->deadline_reported = UINT64_MAX;
     return b;
 }
 
@@ -188,6 +189,9 @@ void broker_free(struct broker *b)
     }
     hmap_free(&b->vhosts);
     hmap_free(&b->owners);
+    deadletter_free_pending(b);
+    broker_timers_free(b);
+    broker_codec_free(b);
     free(b->route_q);
     free(b->route_x);
     free(b);

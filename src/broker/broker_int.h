@@ -34,7 +34,60 @@ struct broker {
     bool wakeup_sent;
     /* deleted queues still referenced (refs or unacked entries) */
     struct queue *zombies;
+    /* timers (timer.c): min-heap of armed timers by due time */
+    struct broker_timer **timers;
+    uint32_t ntimers, timers_cap;
+    uint64_t timer_gen;         /* bumped per broker_run_timers */
+    uint64_t deadline_reported; /* last broker_next_deadline_ms() result */
+    uint64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    void (*timer_wakeup)(void *ctx);
+    void *timer_wakeup_ctx;
+    /* dead letters (deadletter.c): routed once no routing is under way */
+    struct dl_pending *dl_head, *dl_tail;
+    uint32_t route_busy;        /* >0 while b->route_q is being enqueued */
+    bool dl_running;
+    /* direct reply-to, message codec (reply.c, codec.c) */
+    struct hmap replies;        /* struct broker_reply by name */
+    struct broker_codec codec;  /* message inspection, set by the session */
+    struct arena scratch;       /* codec output; reset per routing step */
 };
+
+/*
+ * Routing for broker-internal publishes (dead letters): route m from x
+ * (NULL: the default exchange) by routing key rk, following
+ * exchange-to-exchange bindings and alternate exchanges, and leave the
+ * queues found in b->route_q[0 .. b->route_qn) (publish.c).
+ */
+void broker_route_collect(struct vhost *vh, struct exchange *x, struct message *m,
+                          struct edad_bytes rk);
+
+/*
+ * An intrusive timer owned by a queue or exchange (one per purpose, not
+ * per message).  fire runs from broker_run_timers with the timer already
+ * disarmed; it may re-arm it, arm or cancel others, delete queues.
+ * Embed it, zero-initialised, and cancel it before freeing the owner.
+ */
+struct broker_timer {
+    uint64_t due_ms;
+    uint64_t gen;               /* run generation it was armed in */
+    uint32_t slot;              /* heap index + 1; 0 = not armed */
+    void (*fire)(struct broker_timer *t, uint64_t now_ms);
+};
+
+/* (Re)arm t for due_ms (replaces an earlier schedule). */
+void broker_timer_arm(struct broker *b, struct broker_timer *t, uint64_t due_ms);
+/* Disarm t; no-op when not armed. */
+void broker_timer_cancel(struct broker *b, struct broker_timer *t);
+static inline bool broker_timer_armed(const struct broker_timer *t)
+{
+    return t->slot != 0;
+}
+/* Free the timer heap (broker_free). */
+void broker_timers_free(struct broker *b);
+
+/* Free the reply registry and codec scratch (broker_free; codec.c). */
+void broker_codec_free(struct broker *b);
 
 struct vhost {
     struct broker *broker;

@@ -1,14 +1,16 @@
 /*
  * exchange.c - exchange registry per vhost: declare (with RabbitMQ's
- * equivalence checks and reply texts), delete, lookup and the table of
- * exchange types.  Routing lives in publish.c and the per-type files;
- * binding lifetime in binding.c.
+ * equivalence checks and reply texts, x-delayed-message over any routing
+ * type, deduplication caches), delete, lookup and the table of exchange
+ * types.  Routing lives in publish.c and the per-type files; binding
+ * lifetime in binding.c; held delayed messages in exchange_delayed.c.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "args_int.h"
 #include "broker_int.h"
+#include "dedup_int.h"
 #include "exchange_int.h"
 
 static const struct exchange_type *const exchange_types[] = {
@@ -16,6 +18,7 @@ static const struct exchange_type *const exchange_types[] = {
     &exchange_type_fanout,
     &exchange_type_topic,
     &exchange_type_headers,
+    &exchange_type_chash,
 };
 
 const struct exchange_type *exchange_type_find(struct edad_bytes name)
@@ -53,6 +56,7 @@ struct exchange *exchange_create(struct vhost *vh, struct edad_bytes name,
     x->args = args_dup(args);
     const struct broker_value *ae = broker_table_get(x->args, "alternate-exchange");
     x->alternate = ae && ae->kind == BROKER_V_STRING ? ae : NULL;
+    x->dedup = dedup_new(x->args);
     hmap_init(&x->bindings);
     x->name_len = name.len;
     if (name.len)
@@ -64,6 +68,8 @@ struct exchange *exchange_create(struct vhost *vh, struct edad_bytes name,
 
 void exchange_free_memory(struct exchange *x)
 {
+    delay_store_free(x);
+    dedup_free(x->dedup);
     if (x->index && x->type->free_index)
         x->type->free_index(x);
     hmap_free(&x->bindings);
@@ -103,6 +109,31 @@ static const char *tf(bool v)
     return v ? "true" : "false";
 }
 
+const char *exchange_type_name(const struct exchange *x)
+{
+    return x->delayed ? EXCHANGE_TYPE_DELAYED : x->type->name;
+}
+
+/*
+ * The routing type of an x-delayed-message exchange (the plugin's
+ * validate): x-delayed-type must name an exchange type.  Delaying through
+ * another delayed exchange is refused rather than recursing.
+ */
+static edad_status delayed_type(const struct broker_table *args,
+                                const struct exchange_type **type, struct broker_err *err)
+{
+    const struct broker_value *v = broker_table_get(args, "x-delayed-type");
+    if (!v || v->kind != BROKER_V_STRING || bytes_eq_cstr(v->v.str, EXCHANGE_TYPE_DELAYED))
+        return broker_err_set(err, BROKER_PRECONDITION_FAILED,
+                              "Invalid argument, 'x-delayed-type' must be an existing "
+                              "exchange type");
+    *type = exchange_type_find(v->v.str);
+    if (!*type)
+        return broker_err_set(err, BROKER_COMMAND_INVALID, "unknown exchange type '%.*s'",
+                              (int)v->v.str.len, (const char *)v->v.str.ptr);
+    return EDAD_OK;
+}
+
 edad_status exchange_declare(struct vhost *vh, const struct exchange_declare *d,
                              struct broker_err *err)
 {
@@ -122,8 +153,9 @@ edad_status exchange_declare(struct vhost *vh, const struct exchange_declare *d,
         return EDAD_OK;
     }
 
-    const struct exchange_type *type = exchange_type_find(d->type);
-    if (!type)
+    bool delayed = bytes_eq_cstr(d->type, EXCHANGE_TYPE_DELAYED);
+    const struct exchange_type *type = delayed ? NULL : exchange_type_find(d->type);
+    if (!type && !delayed)
         return broker_err_set(err, BROKER_COMMAND_INVALID, "unknown exchange type '%.*s'",
                               (int)d->type.len, (const char *)d->type.ptr);
     if (name.len == 0)
@@ -138,14 +170,22 @@ edad_status exchange_declare(struct vhost *vh, const struct exchange_declare *d,
         edad_status st = args_validate_exchange(d->args, what, err);
         if (st != EDAD_OK)
             return st;
+        if (delayed && (st = delayed_type(d->args, &type, err)) != EDAD_OK)
+            return st;
+        if (type->validate && (st = type->validate(d->args, what, err)) != EDAD_OK)
+            return st;
         x = exchange_create(vh, name, type, d->durable, d->auto_delete, d->internal, d->args);
+        x->delayed = delayed;
         if (x->durable)
             broker_definitions_changed(vh->broker, vh);
         return EDAD_OK;
     }
 
-    if (x->type != type)
-        return field_mismatch(err, "type", what, type->name, x->type->name);
+    /* x-delayed-message compares as its own type; its x-delayed-type, like
+     * every argument but alternate-exchange, is not compared (RabbitMQ) */
+    if (delayed != x->delayed || (!delayed && x->type != type))
+        return field_mismatch(err, "type", what, delayed ? EXCHANGE_TYPE_DELAYED : type->name,
+                              exchange_type_name(x));
     if (x->durable != d->durable)
         return field_mismatch(err, "durable", what, tf(d->durable), tf(x->durable));
     if (x->auto_delete != d->auto_delete)
@@ -182,7 +222,7 @@ void exchange_get_info(const struct exchange *x, struct exchange_info *out)
 {
     out->name = x->name;
     out->name_len = x->name_len;
-    out->type = x->type->name;
+    out->type = exchange_type_name(x);
     out->durable = x->durable;
     out->auto_delete = x->auto_delete;
     out->internal = x->internal;

@@ -45,8 +45,10 @@ static bool is_x_key(struct edad_bytes k)
     return k.len >= 2 && k.ptr[0] == 'x' && k.ptr[1] == '-';
 }
 
-static edad_status headers_validate(const struct broker_table *args, struct broker_err *err)
+static edad_status headers_validate(struct edad_bytes key, const struct broker_table *args,
+                                    struct broker_err *err)
 {
+    EDAD_UNUSED(key);
     const struct broker_value *v = broker_table_get(args, "x-match");
     if (!v)
         return EDAD_OK;

@@ -4,6 +4,7 @@
  * and the body, in one allocation.  No AMQP parsing: the session derives
  * persistent/priority/expiration once and passes them in.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ struct message *message_new(struct edad_bytes exchange, struct edad_bytes routin
     m->flags = 0;
     m->priority = 0;
     m->expiration_ms = -1;
+    m->ts_ms = 0;
     if (info) {
         if (info->persistent)
             m->flags |= MESSAGE_F_PERSISTENT;
@@ -54,14 +56,72 @@ struct message *message_ref(struct message *m)
     return m;
 }
 
+static size_t deaths_slot_offset(const struct message *m)
+{
+    size_t off = sizeof(struct message) + m->exchange_len + m->rk_len + m->props_len +
+                 m->body_len;
+    return (off + 7) & ~(size_t)7;
+}
+
+static struct broker_deaths **deaths_slot(const struct message *m)
+{
+    return (struct broker_deaths **)(void *)((uint8_t *)(uintptr_t)m + deaths_slot_offset(m));
+}
+
+struct message *message_new_dead(struct edad_bytes exchange, struct edad_bytes routing_key,
+                                 struct edad_bytes props, struct edad_bytes body,
+                                 const struct message *orig, struct broker_deaths *deaths)
+{
+    if (exchange.len > 255 || routing_key.len > 255) {
+        free(deaths);
+        return NULL;
+    }
+    size_t total = sizeof(struct message) + exchange.len + routing_key.len + props.len +
+                   body.len;
+    total = ((total + 7) & ~(size_t)7) + sizeof(struct broker_deaths *);
+    struct message *m = xmalloc(total);
+    m->refs = 1;
+    m->body_len = (uint32_t)body.len;
+    m->props_len = (uint32_t)props.len;
+    m->exchange_len = (uint8_t)exchange.len;
+    m->rk_len = (uint8_t)routing_key.len;
+    m->flags = (uint8_t)((orig->flags & (MESSAGE_F_PERSISTENT | MESSAGE_F_PRIORITY)) |
+                         MESSAGE_F_DEATHS);
+    m->priority = orig->priority;
+    m->expiration_ms = -1;      /* dead letters lose their expiration */
+    m->ts_ms = 0;
+    uint8_t *p = m->data;
+    if (exchange.len)
+        memcpy(p, exchange.ptr, exchange.len);
+    p += exchange.len;
+    if (routing_key.len)
+        memcpy(p, routing_key.ptr, routing_key.len);
+    p += routing_key.len;
+    if (props.len)
+        memcpy(p, props.ptr, props.len);
+    p += props.len;
+    if (body.len)
+        memcpy(p, body.ptr, body.len);
+    *deaths_slot(m) = deaths;
+    return m;
+}
+
+const struct broker_deaths *message_deaths(const struct message *m)
+{
+    return (m->flags & MESSAGE_F_DEATHS) ? *deaths_slot(m) : NULL;
+}
+
 void message_unref(struct message **mp)
 {
     struct message *m = *mp;
     if (!m)
         return;
     *mp = NULL;
-    if (--m->refs == 0)
+    if (--m->refs == 0) {
+        if (m->flags & MESSAGE_F_DEATHS)
+            free(*deaths_slot(m));
         free(m);
+    }
 }
 
 uint8_t *message_body_mut(struct message *m)

@@ -1,8 +1,9 @@
 /*
  * message_int.h - broker-private layout of struct message: one allocation
- * of a 24-byte header followed by exchange name, routing key, property
- * bytes and body.  Shared by every queue it is routed to (refcount); not
- * atomic: messages never cross threads.
+ * of a 32-byte header followed by exchange name, routing key, property
+ * bytes, body and (dead-lettered messages only) a pointer to the deaths
+ * block.  Shared by every queue it is routed to (refcount); not atomic:
+ * messages never cross threads.
  */
 #ifndef EDAD_BROKER_MESSAGE_INT_H
 #define EDAD_BROKER_MESSAGE_INT_H
@@ -11,6 +12,8 @@
 
 #define MESSAGE_F_PERSISTENT 0x1u
 #define MESSAGE_F_PRIORITY 0x2u
+#define MESSAGE_F_DEATHS 0x4u      /* a deaths block pointer follows the body */
+#define MESSAGE_F_TS 0x8u          /* ts_ms is set (first enqueue) */
 
 struct message {
     uint32_t refs;
@@ -21,6 +24,7 @@ struct message {
     uint8_t flags;              /* MESSAGE_F_* */
     uint8_t priority;
     int64_t expiration_ms;      /* -1: none */
+    uint64_t ts_ms;             /* broker clock at the first enqueue (TTL base) */
     uint8_t data[];             /* exchange, routing key, props, body */
 };
 
@@ -33,5 +37,13 @@ static inline bool message_persistent(const struct message *m)
 {
     return (m->flags & MESSAGE_F_PERSISTENT) != 0;
 }
+
+/*
+ * message_new for a dead letter: deaths (one allocation, freed with the
+ * message; ownership passes) is attached; no expiration.
+ */
+struct message *message_new_dead(struct edad_bytes exchange, struct edad_bytes routing_key,
+                                 struct edad_bytes props, struct edad_bytes body,
+                                 const struct message *orig, struct broker_deaths *deaths);
 
 #endif

@@ -2,14 +2,18 @@
  * publish.c - basic.publish inside the broker: find the exchange, walk the
  * exchange graph (exchange-to-exchange bindings, alternate exchanges) with
  * visited marks so loops end and each queue gets the message once, then
- * enqueue on every queue found.  Never delivers: queues are only marked
- * for dispatch.  Per publish there is no allocation once the scratch
- * arrays have grown to the routing fan-out.
+ * enqueue on every queue found.  Never delivers to consumers: queues are
+ * only marked for dispatch (a direct reply-to goes to its channel at
+ * once).  x-delayed-message exchanges hold what x-delay asks them to;
+ * deduplicating exchanges and queues drop duplicates.  Per publish there
+ * is no allocation once the scratch arrays have grown to the routing
+ * fan-out.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_int.h"
+#include "dedup_int.h"
 #include "exchange_int.h"
 #include "message_int.h"
 #include "queue_int.h"
@@ -55,8 +59,28 @@ const struct broker_table *route_headers(struct route_ctx *rc)
         rc->headers_fetched = true;
         if (rc->opts && rc->opts->get_headers)
             rc->headers = rc->opts->get_headers(rc->opts->headers_ctx);
+        else if (rc->msg)
+            rc->headers = codec_headers(rc->b, rc->msg);   /* delayed release */
     }
     return rc->headers;
+}
+
+/* An x-delayed-message exchange takes m when its x-delay asks for a delay;
+ * the held copy carries x-delay = -delay, as RabbitMQ's plugin swaps it. */
+static bool route_maybe_hold(struct route_ctx *rc, struct exchange *x)
+{
+    uint64_t delay;
+    if (!x->delayed || rc->no_delay || !rc->msg || !delay_of(route_headers(rc), &delay))
+        return false;
+    struct broker *b = rc->b;
+    struct message *held = NULL;
+    /* a dead letter keeps its x-death record rather than get the swap */
+    if (b->codec.with_header_int && !message_deaths(rc->msg))
+        held = b->codec.with_header_int(b->codec.ctx, rc->msg, "x-delay", -(int64_t)delay);
+    delay_hold(x, held ? held : rc->msg, delay);
+    message_unref(&held);
+    rc->held++;
+    return true;
 }
 
 /* Walk from x: each exchange routes once; an exchange that matched nothing
@@ -68,6 +92,8 @@ static void route_walk(struct route_ctx *rc, struct exchange *x)
     route_add_exchange(rc, x);
     for (uint32_t i = 0; i < b->route_xn; i++) {
         struct exchange *cur = b->route_x[i];
+        if (route_maybe_hold(rc, cur))
+            continue;   /* routed when due; no alternate exchange now */
         rc->matches = 0;
         cur->type->route(cur, rc);
         if (rc->matches == 0 && cur->alternate) {
@@ -78,46 +104,114 @@ static void route_walk(struct route_ctx *rc, struct exchange *x)
     }
 }
 
+void broker_route_collect(struct vhost *vh, struct exchange *x, struct message *m,
+                          struct edad_bytes rk)
+{
+    struct broker *b = vh->broker;
+    /* .msg: a dead letter reaching an x-delayed-message exchange is held */
+    struct route_ctx rc = {.b = b, .vh = vh, .gen = ++b->route_gen, .rk = rk, .msg = m};
+    b->route_qn = 0;
+    if (!x || x->is_default) {
+        struct queue *q = queue_find(vh, rk);
+        if (q)
+            route_add_queue(&rc, q);
+        return;
+    }
+    route_walk(&rc, x);
+}
+
+static bool is_reply_key(struct edad_bytes rk)
+{
+    size_t n = sizeof(BROKER_REPLY_PREFIX) - 1;
+    return rk.len >= n && memcmp(rk.ptr, BROKER_REPLY_PREFIX, n) == 0;
+}
+
+/* Route from x (NULL: the default exchange) and enqueue; counts into *r. */
+static void route_run(struct route_ctx *rc, struct exchange *x, struct broker_publish_result *r)
+{
+    struct broker *b = rc->b;
+    struct message *m = rc->msg;
+    b->route_qn = 0;
+    if (!x || x->is_default) {
+        if (is_reply_key(rc->rk)) {
+            /* direct reply-to: straight to the requester's channel */
+            if (broker_reply_route(b, rc->rk, m))
+                r->routed++;
+            return;
+        }
+        /* default exchange: every queue is bound by its own name */
+        struct queue *q = queue_find(rc->vh, rc->rk);
+        if (q)
+            route_add_queue(rc, q);
+    } else {
+        route_walk(rc, x);
+    }
+    r->delayed += rc->held;
+    /* dead letters caused by these enqueues (overflow) wait for the loop's end */
+    b->route_busy++;
+    for (uint32_t i = 0; i < b->route_qn; i++) {
+        struct queue *q = b->route_q[i];
+        if (q->dedup && dedup_check(q->dedup, route_headers(rc), broker_now_ms(b)))
+            r->deduplicated++;      /* dropped, and confirmed, as LavinMQ does */
+        else if (queue_enqueue(q, m) == EDAD_OK)
+            r->routed++;
+        else
+            r->rejected++;
+    }
+    b->route_busy--;
+    deadletter_flush(b);
+}
+
+void route_and_enqueue(struct vhost *vh, struct exchange *x, struct message *m,
+                       const struct broker_publish_opts *opts, bool no_delay,
+                       struct broker_publish_result *res)
+{
+    struct broker *b = vh->broker;
+    struct broker_publish_result r;
+    memset(&r, 0, sizeof(r));
+    struct route_ctx rc = {
+        .b = b, .vh = vh, .gen = ++b->route_gen, .rk = message_routing_key(m), .opts = opts,
+        .msg = m, .no_delay = no_delay,
+    };
+    route_run(&rc, x, &r);
+    if (res)
+        *res = r;
+}
+
 edad_status broker_publish(struct vhost *vh, struct message *m,
                            const struct broker_publish_opts *opts,
                            struct broker_publish_result *res, struct broker_err *err)
 {
     struct broker *b = vh->broker;
-    struct broker_publish_result r = {0, 0, 0};
+    struct broker_publish_result r;
+    memset(&r, 0, sizeof(r));
+    if (res)
+        *res = r;
     struct edad_bytes xname = message_exchange(m);
-    struct edad_bytes rk = message_routing_key(m);
+    struct exchange *x = NULL;
     struct route_ctx rc = {
-        .b = b, .vh = vh, .gen = ++b->route_gen, .rk = rk, .opts = opts,
+        .b = b, .vh = vh, .gen = ++b->route_gen, .rk = message_routing_key(m), .opts = opts,
+        .msg = m,
     };
-    b->route_qn = 0;
-    if (xname.len == 0) {
-        /* default exchange: every queue is bound by its own name */
-        struct queue *q = queue_find(vh, rk);
-        if (q)
-            route_add_queue(&rc, q);
-    } else {
-        struct exchange *x = exchange_find(vh, xname);
-        if (!x) {
-            if (res)
-                *res = r;
+    codec_reset(b);
+    if (xname.len) {
+        x = exchange_find(vh, xname);
+        if (!x)
             return broker_err_set(err, BROKER_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
                                   (int)xname.len, (const char *)xname.ptr, vh->name);
-        }
-        if (x->internal) {
-            if (res)
-                *res = r;
+        if (x->internal)
             return broker_err_set(err, BROKER_ACCESS_REFUSED,
                                   "cannot publish to internal exchange '%s' in vhost '%s'",
                                   x->name, vh->name);
+        /* exchange deduplication: once per publish, at the exchange named */
+        if (x->dedup && dedup_check(x->dedup, route_headers(&rc), broker_now_ms(b))) {
+            r.deduplicated = 1;
+            if (res)
+                *res = r;
+            return EDAD_OK;
         }
-        route_walk(&rc, x);
     }
-    for (uint32_t i = 0; i < b->route_qn; i++) {
-        if (queue_enqueue(b->route_q[i], m) == EDAD_OK)
-            r.routed++;
-        else
-            r.rejected++;
-    }
+    route_run(&rc, x, &r);
     if (res)
         *res = r;
     return EDAD_OK;

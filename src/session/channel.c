@@ -4,6 +4,7 @@
  * content header -> body frames up to body_size) with RabbitMQ's
  * unexpected-frame rules.  What a method does is in handle_channel.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,7 @@ void channel_release(struct channel *ch)
     ch->released = true;
     /* consumers first, so requeued messages are not delivered here again */
     deliver_cancel_all(ch);
+    reply_release(ch);
     tx_release(ch);
     deliver_requeue_all(ch);
     confirm_unlist(ch);
@@ -135,6 +137,7 @@ void channel_begin_content(struct channel *ch, const struct amqp_method *m)
     ch->publish.routing_key.ptr = ch->pub_names + p->exchange.len;
     ch->content_method = m->id;
     ch->body_len = 0;
+    ch->pub_reply_missing = false;
     channel_set_content(ch, CONTENT_AWAIT_HEADER);
 }
 
@@ -147,20 +150,55 @@ static void channel_message_done(struct channel *ch)
     handle_channel_message(ch, &pub, msg);
 }
 
-/* The expiration property as RabbitMQ accepts it: decimal milliseconds. */
-static int64_t channel_parse_expiration(const struct amqp_basic_properties *p)
+/*
+ * The expiration property as RabbitMQ parses it (string:to_integer, then
+ * rabbit_misc:check_expiry): an optional sign and decimal digits, 0 ..
+ * 315360000000 ms (10 years).  *ms = -1 when absent.  False with RabbitMQ's reason term in
+ * why (no_integer, {leftover_string,"..."}, {value_negative,N},
+ * {value_too_large,N}).
+ */
+static bool channel_parse_expiration(const struct amqp_basic_properties *p, int64_t *ms,
+                                     char *why, size_t n)
 {
-    if (!(p->flags & AMQP_BASIC_EXPIRATION_FLAG) || p->expiration.len == 0 ||
-        p->expiration.len > 18)
-        return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < p->expiration.len; i++) {
-        uint8_t d = p->expiration.ptr[i];
-        if (d < '0' || d > '9')
-            return -1;   /* issue 4 rejects it with 406, as RabbitMQ */
-        v = v * 10 + (d - '0');
+    *ms = -1;
+    if (!(p->flags & AMQP_BASIC_EXPIRATION_FLAG))
+        return true;
+    const uint8_t *s = p->expiration.ptr;
+    size_t len = p->expiration.len, i = 0;
+    bool neg = false;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    size_t d0 = i;
+    while (i < len && s[i] == '0')
+        i++;
+    size_t nz = i;              /* first significant digit */
+    uint64_t v = 0;
+    bool big = false;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (v > (UINT64_MAX - 9) / 10)
+            big = true;
+        else
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        i++;
     }
-    return v;
+    if (i == d0) {
+        snprintf(why, n, "no_integer");
+        return false;
+    }
+    if (i < len) {
+        snprintf(why, n, "{leftover_string,\"%.*s\"}", (int)(len - i), (const char *)s + i);
+        return false;
+    }
+    if (neg && (v || big)) {
+        snprintf(why, n, "{value_negative,-%.*s}", (int)(i - nz), (const char *)s + nz);
+        return false;
+    }
+    if (big || v > UINT64_C(315360000000)) {
+        snprintf(why, n, "{value_too_large,%.*s}", (int)(i - nz), (const char *)s + nz);
+        return false;
+    }
+    *ms = (int64_t)v;
+    return true;
 }
 
 static void channel_content_header(struct channel *ch, const struct amqp_frame *f)
@@ -219,14 +257,24 @@ static void channel_content_header(struct channel *ch, const struct amqp_frame *
                      (const char *)h.props.user_id.ptr, c->user);
         return;
     }
+    int64_t expiration;
+    char why[300];
+    if (!channel_parse_expiration(&h.props, &expiration, why, sizeof(why))) {
+        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "invalid expiration '%.*s': %s",
+                     (int)h.props.expiration.len, (const char *)h.props.expiration.ptr, why);
+        return;
+    }
     struct message_info info = {
         .persistent = (h.props.flags & AMQP_BASIC_DELIVERY_MODE_FLAG) && h.props.delivery_mode == 2,
         .has_priority = (h.props.flags & AMQP_BASIC_PRIORITY_FLAG) != 0,
         .priority = h.props.priority,
-        .expiration_ms = channel_parse_expiration(&h.props),
+        .expiration_ms = expiration,
     };
+    /* direct reply-to: reply_to names the channel's pseudo-queue instead */
+    struct edad_bytes raw_props = h.raw_props;
+    reply_rewrite_props(ch, &h.props, &raw_props);
     /* one allocation: names, property bytes as received, room for the body */
-    ch->msg = message_new(ch->publish.exchange, ch->publish.routing_key, h.raw_props,
+    ch->msg = message_new(ch->publish.exchange, ch->publish.routing_key, raw_props,
                           h.body_size, &info);
     if (!ch->msg) {
         session_fail(c, ch->id, AMQP_INTERNAL_ERROR, mid, "cannot hold a message of %llu bytes",

@@ -452,6 +452,8 @@ struct session_server *session_server_new(struct net_loop *loop, const struct ed
     srv->loop = loop;
     srv->conf = conf;
     srv->broker = broker;
+    if (broker)
+        session_codec_register(broker);   /* stateless: stays valid after free */
     handle_connection_build_start(srv);
     return srv;
 }

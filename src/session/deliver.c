@@ -147,9 +147,18 @@ static uint8_t *put_method_id(uint8_t *p, uint32_t id)
     return put_u32(p, id);
 }
 
-/* basic.deliver or basic.get-ok with msg's content. */
+/* Do the broker's annotations (x-death, x-delivery-count) show in e's delivery? */
+static bool deliver_needs_props(const struct queue_entry *e)
+{
+    return message_deaths(e->msg) ||
+           ((e->flags & QUEUE_ENTRY_COUNT_HEADER) && e->delivery_count > 0);
+}
+
+/* basic.deliver or basic.get-ok with msg's content (e: properties may need
+ * the broker's annotations; NULL: sent as published). */
 static void deliver_send(struct channel *ch, const struct chan_consumer *cc, uint64_t tag,
-                         bool redelivered, struct message *msg, uint32_t message_count)
+                         bool redelivered, struct message *msg, uint32_t message_count,
+                         const struct queue_entry *e)
 {
     uint8_t method[4 + 256 + 8 + 1 + 256 + 256 + 4];
     struct edad_bytes ex = message_exchange(msg);
@@ -167,6 +176,20 @@ static void deliver_send(struct channel *ch, const struct chan_consumer *cc, uin
     p = put_shortstr(p, rk.ptr, rk.len);
     if (!cc)
         p = put_u32(p, message_count);
+    if (e) {
+        /* a dead letter or a counted redelivery: annotations go into the
+         * properties (rare path, its own arena) */
+        struct arena a;
+        struct edad_bytes props;
+        arena_init(&a, 0);
+        if (session_delivery_props(&a, msg, e, &props)) {
+            session_send_content_props(ch->conn, ch->id, method, (size_t)(p - method), msg,
+                                       props);
+            arena_free(&a);
+            return;
+        }
+        arena_free(&a);
+    }
     session_send_content_raw(ch->conn, ch->id, method, (size_t)(p - method), msg);
 }
 
@@ -188,7 +211,8 @@ static void cc_deliver(void *ctx, struct consumer *c, struct queue *q, struct qu
     struct chan_consumer *cc = ctx;
     struct channel *ch = cc->ch;
     uint64_t tag = ch->next_tag++;
-    deliver_send(ch, cc, tag, (e->flags & QUEUE_ENTRY_REDELIVERED) != 0, e->msg, 0);
+    deliver_send(ch, cc, tag, (e->flags & QUEUE_ENTRY_REDELIVERED) != 0, e->msg, 0,
+                 deliver_needs_props(e) ? e : NULL);
     if (cc->no_ack) {
         message_unref(&e->msg);   /* settled by the broker already */
         return;
@@ -309,7 +333,7 @@ void deliver_get_ok(struct channel *ch, struct queue *q, struct queue_entry *e, 
 {
     uint64_t tag = ch->next_tag++;
     deliver_send(ch, NULL, tag, (e->flags & QUEUE_ENTRY_REDELIVERED) != 0, e->msg,
-                 message_count);
+                 message_count, deliver_needs_props(e) ? e : NULL);
     if (no_ack) {
         message_unref(&e->msg);
         return;

@@ -43,7 +43,10 @@ bool handle_basic_route(struct channel *ch, struct message *msg, bool mandatory,
         session_fail_broker(ch, AMQP_BASIC_PUBLISH, &err);
         return false;
     }
-    if (mandatory && res.routed == 0 && res.rejected == 0) {
+    /* held by a delayed exchange or dropped as a duplicate: accepted, not
+     * returned (RabbitMQ's delayed plugin would return it: it cannot tell) */
+    if (mandatory && res.routed == 0 && res.rejected == 0 && res.deduplicated == 0 &&
+        res.delayed == 0) {
         /* before the confirm of this message, as RabbitMQ orders them */
         struct amqp_method r;
         memset(&r, 0, sizeof(r));
@@ -86,6 +89,15 @@ static bool publish_check_exchange(struct channel *ch, struct edad_bytes name)
 void handle_channel_message(struct channel *ch, const struct amqp_basic_publish *pub,
                             struct message *msg)
 {
+    if (ch->pub_reply_missing) {
+        /* RabbitMQ's order: unknown or internal exchange first */
+        ch->pub_reply_missing = false;
+        if (publish_check_exchange(ch, pub->exchange))
+            session_fail(ch->conn, ch->id, AMQP_PRECONDITION_FAILED, AMQP_BASIC_PUBLISH,
+                         "fast reply consumer does not exist");
+        message_unref(&msg);
+        return;
+    }
     if (ch->tx) {
         if (publish_check_exchange(ch, pub->exchange))
             tx_add_publish(ch, msg, pub->mandatory);
@@ -138,6 +150,10 @@ void handle_basic_consume(struct channel *ch, const struct amqp_method *m)
                      (int)tag.len, (const char *)tag.ptr);
         return;
     }
+    if (reply_is_pseudo_queue(qname)) {
+        reply_consume(ch, a, m->id);    /* direct reply-to */
+        return;
+    }
     struct queue *q = queue_lookup(c->vh, qname, c, &err);
     if (!q) {
         session_fail_broker(ch, m->id, &err);
@@ -166,7 +182,8 @@ void handle_basic_cancel(struct channel *ch, const struct amqp_method *m)
 {
     const struct amqp_basic_cancel *a = &m->u.basic_cancel;
     /* an unknown tag is fine (the spec); no delivery follows the cancel-ok */
-    struct chan_consumer *cc = deliver_find_consumer(ch, a->consumer_tag);
+    struct chan_consumer *cc = reply_cancel(ch, a->consumer_tag)
+                                   ? NULL : deliver_find_consumer(ch, a->consumer_tag);
     if (cc)
         deliver_cancel(cc);
     if (a->nowait)

@@ -14,9 +14,8 @@
 
 /*
  * The capabilities edad advertises in connection.start, in RabbitMQ's
- * order.  Only what works is listed: connection.blocked (issue 7),
- * consumer_priorities and direct_reply_to (issue 4) get their line when
- * they land.
+ * order.  Only what works is listed: connection.blocked (issue 7) and
+ * consumer_priorities (issue 4) get their line when they land.
  */
 static const char *const server_capabilities[] = {
     "publisher_confirms",
@@ -25,6 +24,7 @@ static const char *const server_capabilities[] = {
     "consumer_cancel_notify",
     "authentication_failure_close",
     "per_consumer_qos",
+    "direct_reply_to",
 };
 
 #define SERVER_MECHANISMS "PLAIN AMQPLAIN"
@@ -296,12 +296,20 @@ void handle_connection_method(struct connection *c, const struct amqp_method *m)
         session_send_simple(c, 0, AMQP_CONNECTION_CLOSE_OK);
         connection_kill(c, 0);
         return;
-    case AMQP_CONNECTION_UPDATE_SECRET:
+    case AMQP_CONNECTION_UPDATE_SECRET: {
         if (c->state != CONN_OPEN)
             break;
-        log_debug("connection %s of user '%s': asked to update secret", c->name, c->user);
+        /* RabbitMQ's internal users have secrets that never expire: the
+         * backend accepts any new secret unchecked and the reply is ok */
+        const struct amqp_connection_update_secret *a = &m->u.connection_update_secret;
+        int rlen = (int)(a->reason.len > 200 ? 200 : a->reason.len);
+        log_debug("connection %s of user '%s': asked to update secret, reason: %.*s", c->name,
+                  c->user, rlen, (const char *)a->reason.ptr);
         session_send_simple(c, 0, AMQP_CONNECTION_UPDATE_SECRET_OK);
+        log_info("connection %s: user '%s' updated secret, reason: %.*s", c->name, c->user, rlen,
+                 (const char *)a->reason.ptr);
         return;
+    }
     default:
         break;
     }

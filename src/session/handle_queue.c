@@ -41,6 +41,8 @@ void handle_queue_declare(struct channel *ch, const struct amqp_method *m)
     struct broker_table args;
     struct broker_err err;
     struct queue_declare_ok ok;
+    if (reply_declare(ch, a, m->id))
+        return;     /* amq.rabbitmq.reply-to pseudo-queues */
     if (!queue_args(ch, m->id, &a->arguments, &args))
         return;
     struct queue_declare d = {

@@ -100,7 +100,13 @@ edad_status session_send_content_raw(struct connection *c, uint16_t channel,
                                      const uint8_t *method, size_t method_len,
                                      struct message *msg)
 {
-    struct edad_bytes props = message_props(msg);
+    return session_send_content_props(c, channel, method, method_len, msg, message_props(msg));
+}
+
+edad_status session_send_content_props(struct connection *c, uint16_t channel,
+                                       const uint8_t *method, size_t method_len,
+                                       struct message *msg, struct edad_bytes props)
+{
     struct edad_bytes body = message_body(msg);
     size_t chunk_max = c->frame_max ? c->frame_max - AMQP_FRAME_OVERHEAD : body.len;
     if (chunk_max == 0)

@@ -246,6 +246,10 @@ struct channel {
     uint8_t mrdq_len;
     bool has_mrdq;
     char mrdq[256];
+    /* direct reply-to (reply.c) */
+    struct chan_reply *reply;            /* the reply consumer, or NULL */
+    bool pub_reply_missing;              /* this publish asks amq.rabbitmq.reply-to
+                                            and there is no reply consumer */
     /* publisher confirms */
     bool confirm;                        /* confirm.select seen */
     bool confirm_listed;                 /* on conn->confirm_head */
@@ -385,6 +389,35 @@ void deliver_requeue_all(struct channel *ch);
 void deliver_get_ok(struct channel *ch, struct queue *q, struct queue_entry *e, bool no_ack,
                     uint32_t message_count);
 
+/* ---- reply.c: direct reply-to ------------------------------------------------------ */
+
+struct chan_reply;
+/* Is name (after the "" shortcut) amq.rabbitmq.reply-to itself? */
+bool reply_is_pseudo_queue(struct edad_bytes name);
+/* basic.consume of amq.rabbitmq.reply-to (tag already checked for reuse). */
+void reply_consume(struct channel *ch, const struct amqp_basic_consume *a, uint32_t method_id);
+/* basic.cancel: true when tag was the reply consumer's (now cancelled). */
+bool reply_cancel(struct channel *ch, struct edad_bytes tag);
+/* Drop the reply consumer (channel closing); replies to it are unroutable. */
+void reply_release(struct channel *ch);
+/*
+ * A publish's properties: when reply_to is amq.rabbitmq.reply-to, *out
+ * gets them re-encoded (in the connection arena) with the channel's
+ * pseudo-queue name and true is returned; without a reply consumer the
+ * channel is marked (pub_reply_missing) for the 406 after the exchange
+ * checks.
+ */
+bool reply_rewrite_props(struct channel *ch, const struct amqp_basic_properties *props,
+                         struct edad_bytes *out);
+/* queue.declare of an amq.rabbitmq.reply-to* name: answered (true), or
+ * false when the name is an ordinary one. */
+bool reply_declare(struct channel *ch, const struct amqp_queue_declare *a, uint32_t method_id);
+
+/* ---- codec.c: the broker's message codec ---------------------------------------------- */
+
+/* Register the session's codec with b (session_server_new). */
+void session_codec_register(struct broker *b);
+
 /* ---- args.c: AMQP field tables -> broker tables --------------------------------------- */
 
 /*
@@ -445,6 +478,18 @@ edad_status session_send_content(struct connection *c, uint16_t channel,
 edad_status session_send_content_raw(struct connection *c, uint16_t channel,
                                      const uint8_t *method, size_t method_len,
                                      struct message *msg);
+/* Same with property bytes other than the message's (copied). */
+edad_status session_send_content_props(struct connection *c, uint16_t channel,
+                                       const uint8_t *method, size_t method_len,
+                                       struct message *msg, struct edad_bytes props);
+/*
+ * props.c: the property bytes of a delivery of msg from entry e when the
+ * broker's annotations must show (x-death and friends of a dead letter,
+ * x-delivery-count of a redelivery), encoded into a; false when the
+ * message's own bytes go unchanged.
+ */
+bool session_delivery_props(struct arena *a, const struct message *msg,
+                            const struct queue_entry *e, struct edad_bytes *out);
 /* Send an argument-less method (close-ok, open-ok ...). */
 edad_status session_send_simple(struct connection *c, uint16_t channel, uint32_t method_id);
 

@@ -248,12 +248,15 @@ START_TEST(exchange_alternate_argument)
     ta_init(&tc);
     ta_str(&tc, "alternate-exchange", "ae1");
     ASSERT_OK(xdecl("x", "direct", false, false, false, false, ta_str(&tc, "other", "v")));
-    /* unsupported (issue 4) exchange arguments are refused, not ignored */
+    /* deduplication arguments (issue 4) are validated, not ignored */
     ta_init(&tc);
     ASSERT_ERR(xdecl("d", "direct", false, false, false, false,
-                     ta_bool(&tc, "x-message-deduplication", true)), 406,
+                     ta_str(&tc, "x-message-deduplication", "yes")), 406,
                "PRECONDITION_FAILED - invalid arg 'x-message-deduplication' for exchange 'd' in "
-               "vhost '/': not supported by edad yet");
+               "vhost '/': {unacceptable_type,longstr}");
+    ta_init(&tc);
+    ASSERT_OK(xdecl("d", "direct", false, false, false, false,
+                    ta_bool(&tc, "x-message-deduplication", true)));
 }
 END_TEST
 
@@ -491,9 +494,9 @@ START_TEST(queue_arguments_validation)
                "{unacceptable_type,signedint}");
     ta_init(&ta);
     ASSERT_ERR(qdecl("t", false, false, false, false, NULL,
-                     ta_int(&ta, "x-message-ttl", BROKER_V_I32, 1000), &ok), 406,
+                     ta_int(&ta, "x-message-ttl", BROKER_V_I32, -1), &ok), 406,
                "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue 't' in vhost '/': "
-               "not supported by edad yet");
+               "{value_negative,-1}");
     ck_assert_ptr_null(queue_lookup(V, S("t"), NULL, NULL));
     ta_init(&ta);
     ASSERT_ERR(qdecl("t", false, false, false, false, NULL,
