@@ -1,11 +1,8 @@
 /*
- * check_chash.c - the x-consistent-hash exchange as a client sees it
- * (RabbitMQ's rabbitmq_consistent_hash_exchange plugin): binding keys are
- * weights, a routing key always lands in the same queue, load follows the
- * weights, hash-header and hash-property hash on a header or a property
- * instead, an exchange without bindings routes nowhere, unbinding moves the
- * load, and the 406 replies for bad weights and arguments.  Distribution
- * checks use thousands of keys and bounds far from the expected shares.
+ * check_chash.c - the x-consistent-hash exchange (RabbitMQ's plugin):
+ * binding keys are weights, a key always lands in the same queue, load
+ * follows weights, hash-header / hash-property, unbinding, and the 406
+ * replies.  Distribution bounds sit far from the expected shares.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +323,27 @@ START_TEST(test_hash_header_and_property_exclusive_406)
 }
 END_TEST
 
+START_TEST(test_hash_header_not_a_string_406)
+{
+    CTM_EDAD_ONLY(S, "the RabbitMQ plugin fails with an internal error here");
+    struct raw_conn c;
+    struct raw_buf t;
+    char x[CTM_NAME_MAX], frag[400];
+    ct_open_channel(&c, S, 1);
+    ctm_name(x, sizeof(x), "chash-intheader");
+    raw_buf_init(&t);
+    cte_table(&t, "I", "hash-header", 5);
+    ctm_send_exchange_declare(&c, 1, x, "x-consistent-hash", 0, &t);
+    raw_buf_free(&t);
+    snprintf(frag, sizeof(frag),
+             "PRECONDITION_FAILED - invalid type 'signedint' for arg 'hash-header' in exchange "
+             "'%s' in vhost '/'", x);
+    ctm_expect_channel_error(&c, 1, CTM_PRECONDITION_FAILED, frag, RAW_EXCHANGE,
+                             CTM_EXCHANGE_DECLARE);
+    raw_close(&c);
+}
+END_TEST
+
 static Suite *chash_suite(void)
 {
     Suite *s = suite_create("chash");
@@ -350,6 +368,7 @@ static Suite *chash_suite(void)
     tcase_add_test(tc, test_binding_key_not_positive_406);
     tcase_add_test(tc, test_unsupported_hash_property_406);
     tcase_add_test(tc, test_hash_header_and_property_exclusive_406);
+    tcase_add_test(tc, test_hash_header_not_a_string_406);
     suite_add_tcase(s, tc);
     return s;
 }

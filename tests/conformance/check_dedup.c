@@ -1,14 +1,9 @@
 /*
- * check_dedup.c - message deduplication as a client sees it, with
- * LavinMQ's arguments: x-message-deduplication on a queue or an exchange,
- * the key read from the x-deduplication-header header (or the header the
- * argument of that name designates), x-cache-size (oldest keys forgotten
- * first), x-cache-ttl (queue/exchange default, or per message as an
- * x-cache-ttl header); a duplicate is dropped but still confirmed; and the
- * 406 replies for arguments of the wrong type.  Survival of a durable
- * queue's cache across restarts belongs to the durability suites.
- * Skipped against brokers without deduplication (RabbitMQ ignores these
- * arguments).
+ * check_dedup.c - LavinMQ-style deduplication on queues and exchanges:
+ * x-message-deduplication, x-deduplication-header, x-cache-size (oldest
+ * forgotten first), x-cache-ttl (argument or per-message header); duplicates
+ * dropped yet confirmed; 406 for wrong types.  Restart survival belongs to
+ * the durability suites.  Skipped against brokers without deduplication.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +260,30 @@ START_TEST(test_exchange_cache_size_and_header)
 }
 END_TEST
 
+/* A duplicate is confirmed and, with mandatory, not returned. */
+START_TEST(test_duplicate_mandatory_not_returned)
+{
+    NEEDS_DEDUP();
+    struct raw_conn c;
+    struct raw_buf h;
+    struct ctm_confirms st;
+    char q[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    ctm_name(q, sizeof(q), "dedup-mandatory");
+    cte_queue_declare(&c, 1, q, CTM_Q_EXCLUSIVE, "t", "x-message-deduplication", 1);
+    ctm_confirm_select(&c, 1);
+    raw_buf_init(&h);
+    cte_table(&h, "S", KEY_HEADER, "m");
+    cte_publish_headers(&c, 1, "", q, CTM_P_MANDATORY, &h, "one");
+    cte_publish_headers(&c, 1, "", q, CTM_P_MANDATORY, &h, "two");
+    raw_buf_free(&h);
+    ctm_expect_confirms(&c, 1, 1, 2, &st);      /* fails on a basic.return */
+    ck_assert_uint_eq(st.acked, 2);
+    expect_bodies(&c, q, "one");
+    raw_close(&c);
+}
+END_TEST
+
 /* ---- validation ---------------------------------------------------------------------- */
 
 START_TEST(test_queue_dedup_arguments_wrong_type_406)
@@ -283,6 +302,12 @@ START_TEST(test_queue_dedup_arguments_wrong_type_406)
     cte_queue_declare_fails(&c, 1, q, 0, CTM_PRECONDITION_FAILED,
                             "PRECONDITION_FAILED|x-deduplication-header", "tI",
                             "x-message-deduplication", 1, "x-deduplication-header", 7);
+    cte_queue_declare_fails(&c, 1, q, 0, CTM_PRECONDITION_FAILED,
+                            "PRECONDITION_FAILED|x-message-deduplication|signedint", "I",
+                            "x-message-deduplication", 1);
+    cte_queue_declare_fails(&c, 1, q, 0, CTM_PRECONDITION_FAILED,
+                            "PRECONDITION_FAILED|x-cache-size|{value_zero,0}", "tI",
+                            "x-message-deduplication", 1, "x-cache-size", 0);
     ck_assert(!cte_queue_exists(&c, 1, q));
     raw_close(&c);
 }
@@ -321,6 +346,7 @@ static Suite *dedup_suite(void)
     tcase_add_test(tc, test_cache_size_forgets_oldest);
     tcase_add_test(tc, test_cache_ttl_forgets_keys);
     tcase_add_test(tc, test_per_message_cache_ttl);
+    tcase_add_test(tc, test_duplicate_mandatory_not_returned);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("exchange");

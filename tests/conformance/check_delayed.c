@@ -1,14 +1,9 @@
 /*
- * check_delayed.c - the x-delayed-message exchange as a client sees it
- * (RabbitMQ's rabbitmq_delayed_message_exchange plugin): messages with a
- * positive x-delay header are held until due, then routed with the
- * x-delayed-type's rules, in due order; no header, zero or negative delays
- * route at once; the delivered message's x-delay is negated as the plugin
- * does; publisher confirms come at publish time; deleting the exchange
- * drops what it holds; and the errors for a missing or unknown
- * x-delayed-type.  Delays are short; no test asserts how late a message
- * came, only that it never came early.  Skipped against other brokers
- * (Debian's RabbitMQ has no delayed-message plugin).
+ * check_delayed.c - the x-delayed-message exchange (RabbitMQ's plugin):
+ * positive x-delay held until due then routed by x-delayed-type in due
+ * order, others at once, x-delay negated on delivery, confirms at publish,
+ * held messages dropped with the exchange, and the declare errors.  Never
+ * early, never timed.  Skipped against brokers without the plugin.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +335,61 @@ START_TEST(test_delayed_type_redeclare_not_compared)
 }
 END_TEST
 
+/* Another exchange type over a delayed exchange's name is a type mismatch (406). */
+START_TEST(test_redeclare_other_type_406)
+{
+    NEEDS_PLUGIN();
+    struct raw_conn c;
+    char x[CTM_NAME_MAX], frag[400];
+    ct_open_channel(&c, S, 1);
+    delayed_exchange(&c, x, "direct");
+    ctm_send_exchange_declare(&c, 1, x, "direct", CTM_X_AUTO_DELETE, NULL);
+    snprintf(frag, sizeof(frag),
+             "PRECONDITION_FAILED - inequivalent arg 'type' for exchange '%s' in vhost '/': "
+             "received 'direct' but current is 'x-delayed-message'", x);
+    ctm_expect_channel_error(&c, 1, CTM_PRECONDITION_FAILED, frag, RAW_EXCHANGE,
+                             CTM_EXCHANGE_DECLARE);
+    raw_close(&c);
+}
+END_TEST
+
+/* A delayed exchange as dead-letter exchange: a rejected message is retried later. */
+START_TEST(test_dead_letter_through_delayed_exchange)
+{
+    NEEDS_PLUGIN();
+    struct raw_conn c;
+    struct raw_buf h;
+    struct ctm_in in;
+    char x[CTM_NAME_MAX], work[CTM_NAME_MAX], retry[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    delayed_exchange(&c, x, "direct");
+    ctm_name(work, sizeof(work), "delayed-dl-work");
+    ctm_queue_temp(&c, 1, retry, sizeof(retry));
+    ctm_queue_bind(&c, 1, retry, x, "retry", NULL);
+    cte_queue_declare(&c, 1, work, CTM_Q_EXCLUSIVE, "SS", "x-dead-letter-exchange", x,
+                      "x-dead-letter-routing-key", "retry");
+    raw_buf_init(&h);
+    cte_table(&h, "I", "x-delay", 300);
+    cte_publish_headers(&c, 1, "", work, 0, &h, "backoff");
+    raw_buf_free(&h);
+    ck_assert(ctm_basic_get(&c, 1, work, false, &in));
+    int64_t rejected = cte_now_ms();
+    ctm_send_basic_reject(&c, 1, in.delivery_tag, false);
+    ctm_in_free(&in);
+    ck_assert_uint_eq(ctm_queue_count(&c, 1, retry, NULL), 0);
+    ctm_wait_count(&c, 1, retry, 1);
+    ck_assert_msg(cte_now_ms() - rejected >= 300 - CLOCK_SLACK_MS,
+                  "the dead-lettered message was released after %lld ms, not 300",
+                  (long long)(cte_now_ms() - rejected));
+    ck_assert(ctm_basic_get(&c, 1, retry, true, &in));
+    ck_assert_str_eq((const char *)in.body, "backoff");
+    ck_assert_msg(cte_header_str(&in, "x-first-death-reason", (char[32]){0}, 32),
+                  "the released message lost its x-death headers");
+    ctm_in_free(&in);
+    raw_close(&c);
+}
+END_TEST
+
 static Suite *delayed_suite(void)
 {
     Suite *s = suite_create("delayed");
@@ -356,6 +406,7 @@ static Suite *delayed_suite(void)
     tcase_add_test(tc, test_confirm_at_publish_time);
     tcase_add_test(tc, test_delete_exchange_drops_held_messages);
     tcase_add_test(tc, test_many_delayed_messages_none_early);
+    tcase_add_test(tc, test_dead_letter_through_delayed_exchange);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("declare");
@@ -365,6 +416,7 @@ static Suite *delayed_suite(void)
     tcase_add_test(tc, test_delayed_type_not_a_string_406);
     tcase_add_test(tc, test_unknown_delayed_type_503);
     tcase_add_test(tc, test_delayed_type_redeclare_not_compared);
+    tcase_add_test(tc, test_redeclare_other_type_406);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,8 @@
 /*
- * check_delivery_limit.c - x-delivery-limit and the x-delivery-count
- * header as a client sees them: every requeue (nack, reject, a consumer's
- * channel going away) counts a delivery attempt, redeliveries carry
- * x-delivery-count, and a message past the limit is dead-lettered with
- * reason delivery_limit (dropped without a dead-letter exchange).  The
- * queues are declared as x-queue-type=quorum, durable, so that RabbitMQ
- * (where the limit is a quorum-queue feature) answers the same.
+ * check_delivery_limit.c - x-delivery-limit and x-delivery-count: every
+ * requeue counts, redeliveries carry the count, a message past the limit is
+ * dead-lettered (reason delivery_limit) or dropped.  Declared as durable
+ * quorum queues so that RabbitMQ, where this is a quorum feature, agrees.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +142,48 @@ START_TEST(test_reject_without_requeue_is_rejected_not_limit)
 }
 END_TEST
 
+/* edad (like LavinMQ) also takes the limit on classic queues. */
+START_TEST(test_limit_on_classic_queue)
+{
+    CTM_EDAD_ONLY(S, "RabbitMQ accepts x-delivery-limit on quorum queues only");
+    struct raw_conn c;
+    struct ctm_in in;
+    struct cte_death d[2];
+    char q[CTM_NAME_MAX], dq[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    ctm_queue_temp(&c, 1, dq, sizeof(dq));
+    ctm_name(q, sizeof(q), "dlimit-classic");
+    cte_queue_declare(&c, 1, q, CTM_Q_EXCLUSIVE, "ISS", "x-delivery-limit", 1,
+                      "x-dead-letter-exchange", "", "x-dead-letter-routing-key", dq);
+    ctm_publish_str(&c, 1, "", q, "classic");
+    ctm_send_basic_nack(&c, 1, get_attempt(&c, q, 0), false, true);
+    ctm_send_basic_nack(&c, 1, get_attempt(&c, q, 1), false, true);
+    ctm_wait_count(&c, 1, dq, 1);
+    ck_assert(ctm_basic_get(&c, 1, dq, true, &in));
+    ck_assert_uint_eq(cte_deaths(&in, d, 2), 1);
+    ck_assert_str_eq(d[0].reason, "delivery_limit");
+    ctm_in_free(&in);
+    raw_close(&c);
+}
+END_TEST
+
+/* A negative limit means no limit. */
+START_TEST(test_negative_limit_means_none)
+{
+    CTM_EDAD_ONLY(S, "documented edad behaviour");
+    struct raw_conn c;
+    char q[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    limited_queue(&c, q, "dlimit-none", -1, NULL);
+    ctm_publish_str(&c, 1, "", q, "forever");
+    for (int64_t i = 0; i < 5; i++)
+        ctm_send_basic_nack(&c, 1, get_attempt(&c, q, i), false, true);
+    ctm_send_basic_ack(&c, 1, get_attempt(&c, q, 5), false);
+    ctm_queue_delete(&c, 1, q, 0);
+    raw_close(&c);
+}
+END_TEST
+
 START_TEST(test_delivery_limit_not_integer_406)
 {
     CTM_EDAD_ONLY(S, "RabbitMQ 3.10 does not validate x-delivery-limit");
@@ -169,6 +208,8 @@ static Suite *delivery_limit_suite(void)
     tcase_add_test(tc, test_limit_without_dlx_drops);
     tcase_add_test(tc, test_channel_close_counts_an_attempt);
     tcase_add_test(tc, test_reject_without_requeue_is_rejected_not_limit);
+    tcase_add_test(tc, test_limit_on_classic_queue);
+    tcase_add_test(tc, test_negative_limit_means_none);
     tcase_add_test(tc, test_delivery_limit_not_integer_406);
     suite_add_tcase(s, tc);
     return s;

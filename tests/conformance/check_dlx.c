@@ -1,13 +1,9 @@
 /*
- * check_dlx.c - dead-lettering as a client sees it: x-dead-letter-exchange
- * and x-dead-letter-routing-key on reject/nack without requeue, expiry
- * (queue TTL and per-message expiration) and length overflow; the x-death
- * header exactly as RabbitMQ keeps it (one entry per queue and reason with
- * a count, most recent first, x-first-death-* and x-last-death-*), cycle
- * detection, a missing dead-letter exchange, alternate exchanges on the
- * dead-letter path, mandatory publishes, and the 406 replies for invalid
- * arguments.  Length-limit policies live in check_maxlen.c, delivery limits
- * in check_delivery_limit.c.
+ * check_dlx.c - dead-lettering on reject/nack, expiry and overflow; the
+ * x-death header as RabbitMQ keeps it (per queue and reason, counted, most
+ * recent first, x-first/last-death-*), cycles, a missing DLX, alternate
+ * exchanges and mandatory on the dead-letter path, and the 406 replies.
+ * Overflow policies: check_maxlen.c; delivery limits: check_delivery_limit.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +290,48 @@ START_TEST(test_dead_letter_keeps_properties_and_headers)
     ck_assert(ctm_prop_str(&in, CTM_PROP_CORRELATION_ID, v, sizeof(v)));
     ck_assert_str_eq(v, "cid-1");
     ctm_in_free(&in);
+    raw_close(&c);
+}
+END_TEST
+
+/* Purging or deleting a queue discards its messages: nothing is dead-lettered. */
+START_TEST(test_purge_and_delete_do_not_dead_letter)
+{
+    struct raw_conn c;
+    char q[CTM_NAME_MAX], dq[CTM_NAME_MAX], dlx[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    dl_setup(&c, q, dq, dlx, "purge", NULL);
+    ctm_confirm_select(&c, 1);
+    ctm_publish_str(&c, 1, "", q, "purged");
+    ctm_expect_confirms(&c, 1, 1, 1, NULL);
+    ck_assert_uint_eq(ctm_queue_purge(&c, 1, q), 1);
+    ctm_publish_str(&c, 1, "", q, "deleted");
+    ctm_expect_confirms(&c, 1, 2, 2, NULL);
+    ck_assert_uint_eq(ctm_queue_delete(&c, 1, q, 0), 1);
+    harness_sleep_ms(100);
+    ck_assert_uint_eq(ctm_queue_count(&c, 1, dq, NULL), 0);
+    raw_close(&c);
+}
+END_TEST
+
+/* Unacked messages of a closed channel go back to the queue, not to the DLX. */
+START_TEST(test_channel_close_requeues_not_dead_letters)
+{
+    struct raw_conn c;
+    struct ctm_in in;
+    char q[CTM_NAME_MAX], dq[CTM_NAME_MAX], dlx[CTM_NAME_MAX], err[256];
+    ct_open_channel(&c, S, 1);
+    ck_assert_msg(raw_channel_open(&c, 2, err, sizeof(err)), "%s", err);
+    dl_setup(&c, q, dq, dlx, "chclose", NULL);
+    ctm_publish_str(&c, 1, "", q, "held");
+    ctm_basic_consume(&c, 2, q, "holder", 0, NULL, 0);
+    ctm_expect_deliver(&c, &in, 2, "held");
+    ctm_in_free(&in);
+    ck_assert(raw_send_close(&c, 2, RAW_CHANNEL, RAW_REPLY_SUCCESS, "bye") == 0);
+    ctm_expect(&c, &in, 2, RAW_CHANNEL, RAW_CHANNEL_CLOSE_OK);
+    ctm_in_free(&in);
+    ctm_wait_count(&c, 1, q, 1);
+    ck_assert_uint_eq(ctm_queue_count(&c, 1, dq, NULL), 0);
     raw_close(&c);
 }
 END_TEST
@@ -697,6 +735,8 @@ static Suite *dlx_suite(void)
     tcase_add_test(tc, test_expiration_dead_letters_with_original_expiration);
     tcase_add_test(tc, test_maxlen_drop_head_dead_letters);
     tcase_add_test(tc, test_dead_letter_keeps_properties_and_headers);
+    tcase_add_test(tc, test_purge_and_delete_do_not_dead_letter);
+    tcase_add_test(tc, test_channel_close_requeues_not_dead_letters);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("routing");

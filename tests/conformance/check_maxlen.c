@@ -1,11 +1,8 @@
 /*
- * check_maxlen.c - queue length limits as a client sees them: x-max-length
- * and x-max-length-bytes (body octets of ready messages), and x-overflow
- * drop-head (the oldest goes, dead-lettered when a DLX is set),
- * reject-publish (basic.nack to confirming publishers, silent drop
- * otherwise, never basic.return) and reject-publish-dlx (nack and
- * dead-letter), plus the 406 replies for invalid values.  The x-death
- * details of maxlen dead-lettering are checked in check_dlx.c.
+ * check_maxlen.c - x-max-length / x-max-length-bytes (ready bodies only)
+ * with x-overflow drop-head, reject-publish (nack to confirming publishers,
+ * silent drop otherwise, never basic.return) and reject-publish-dlx, and
+ * the 406 replies.  maxlen x-death details: check_dlx.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

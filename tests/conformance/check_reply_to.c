@@ -1,11 +1,8 @@
 /*
- * check_reply_to.c - direct reply-to (amq.rabbitmq.reply-to) as a client
- * sees it: an RPC round trip between two connections, the reply_to
- * property rewritten per channel to a routable amq.rabbitmq.reply-to.*
- * name, replies after the requester went away, the pseudo-queue's declare,
- * and RabbitMQ's errors: a consumer that would ack, a second reply
- * consumer, and publishing with reply-to but no reply consumer on the
- * channel.
+ * check_reply_to.c - direct reply-to (amq.rabbitmq.reply-to): an RPC round
+ * trip between connections, reply_to rewritten per channel, replies after
+ * the requester left, declares of the pseudo-queue and of reply names, and
+ * RabbitMQ's 406 errors (acking consumer, second consumer, no consumer).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +90,20 @@ START_TEST(test_reply_to_names_per_channel)
     ctm_basic_consume(&c, 3, REPLY_TO, "r3", CTM_C_NO_ACK, NULL, 0);
     publish_request(&c, 2, q, REPLY_TO, NULL, "from2");
     publish_request(&c, 3, q, REPLY_TO, NULL, "from3");
-    take_request(&c, q, rt1, sizeof(rt1), "from2");
-    take_request(&c, q, rt2, sizeof(rt2), "from3");
+    /* the two channels' publishes may reach the queue in either order */
+    for (int got = 0, waited = 0; got < 2;) {
+        struct ctm_in in2;
+        if (!ctm_basic_get(&c, 1, q, true, &in2)) {
+            ck_assert_msg(waited < CT_CLOSE_MS, "only %d of 2 requests arrived", got);
+            harness_sleep_ms(20);
+            waited += 20;
+            continue;
+        }
+        bool from2 = strcmp((const char *)in2.body, "from2") == 0;
+        ck_assert(ctm_prop_str(&in2, CTM_PROP_REPLY_TO, from2 ? rt1 : rt2, sizeof(rt1)));
+        ctm_in_free(&in2);
+        got++;
+    }
     ck_assert_msg(strcmp(rt1, rt2) != 0, "two channels share reply-to '%s'", rt1);
     ctm_publish_str(&c, 1, "", rt2, "to3");
     ctm_expect_deliver(&c, &in, 3, "to3");
@@ -244,6 +253,54 @@ START_TEST(test_declare_pseudo_queue)
 }
 END_TEST
 
+/* A reply name answers a declare while its consumer lives, 404 afterwards. */
+START_TEST(test_declare_reply_name)
+{
+    struct raw_conn cli, srv;
+    char q[CTM_NAME_MAX], rt[256], name[256], frag[400];
+    uint32_t msgs = 99, cons = 99;
+    ct_open_channel(&cli, S, 1);
+    ct_open_channel(&srv, S, 1);
+    ctm_queue_temp(&srv, 1, q, sizeof(q));
+    ctm_basic_consume(&cli, 1, REPLY_TO, "probe", CTM_C_NO_ACK, NULL, 0);
+    publish_request(&cli, 1, q, REPLY_TO, NULL, "who");
+    take_request(&srv, q, rt, sizeof(rt), "who");
+    ctm_queue_declare(&srv, 1, rt, CTM_Q_PASSIVE, NULL, name, sizeof(name), &msgs, &cons);
+    ck_assert_str_eq(name, rt);
+    ck_assert_uint_eq(msgs, 0);
+    ck_assert_uint_eq(cons, 1);
+    ctm_basic_cancel(&cli, 1, "probe");
+    ctm_send_queue_declare(&srv, 1, rt, CTM_Q_PASSIVE, NULL);
+    snprintf(frag, sizeof(frag), "NOT_FOUND - no queue '%s' in vhost '/'", rt);
+    ctm_expect_channel_error(&srv, 1, RAW_NOT_FOUND, frag, RAW_QUEUE, CTM_QUEUE_DECLARE);
+    raw_close(&srv);
+    raw_close(&cli);
+}
+END_TEST
+
+/* A mandatory reply that reaches the consumer is not returned (RabbitMQ returns it too). */
+START_TEST(test_mandatory_reply_not_returned)
+{
+    CTM_EDAD_ONLY(S, "RabbitMQ returns a mandatory direct reply although it delivers it");
+    struct raw_conn cli, srv;
+    struct ctm_in in;
+    char q[CTM_NAME_MAX], rt[256];
+    ct_open_channel(&cli, S, 1);
+    ct_open_channel(&srv, S, 1);
+    ctm_queue_temp(&srv, 1, q, sizeof(q));
+    ctm_basic_consume(&cli, 1, REPLY_TO, "m", CTM_C_NO_ACK, NULL, 0);
+    publish_request(&cli, 1, q, REPLY_TO, NULL, "ask");
+    take_request(&srv, q, rt, sizeof(rt), "ask");
+    ctm_confirm_select(&srv, 1);
+    ctm_publish(&srv, 1, "", rt, CTM_P_MANDATORY, NULL, "answer", 6);
+    ctm_expect_confirms(&srv, 1, 1, 1, NULL);       /* no basic.return before the ack */
+    ctm_expect_deliver(&cli, &in, 1, "answer");
+    ctm_in_free(&in);
+    raw_close(&srv);
+    raw_close(&cli);
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------------- */
 
 START_TEST(test_reply_consumer_with_acks_406)
@@ -320,6 +377,8 @@ static Suite *reply_to_suite(void)
     tcase_add_test(tc, test_bogus_reply_to_name_unroutable);
     tcase_add_test(tc, test_reply_consumer_nowait);
     tcase_add_test(tc, test_declare_pseudo_queue);
+    tcase_add_test(tc, test_declare_reply_name);
+    tcase_add_test(tc, test_mandatory_reply_not_returned);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

@@ -1,10 +1,8 @@
 /*
- * check_sac.c - single active consumer (x-single-active-consumer) as a
- * client sees it: only the first registered consumer receives; when it
- * cancels, its channel closes or its connection drops, the next one in
- * registration order takes over, including the unacked messages the
- * previous one left (redelivered, in order); the 406 replies for a
- * non-boolean value and an inequivalent redeclare.
+ * check_sac.c - x-single-active-consumer: only the first registered
+ * consumer receives; on cancel, channel close or connection loss the next
+ * in registration order takes over, with the unacked messages left behind;
+ * 406 for a non-boolean value or an inequivalent redeclare.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,12 +1,9 @@
 /*
- * check_ttl.c - message and queue time-to-live as a client sees them:
- * x-message-ttl, the per-message expiration property (and the smaller of
- * the two winning), expired messages never delivered, expiry of a message
- * wherever it sits in the queue (edad's documented difference: RabbitMQ
- * only expires at the head), x-expires deleting unused queues, and the
- * 406 replies for invalid values.  TTLs are short; tests wait for the
- * broker's state, never assert how fast it got there.  Dead-lettering of
- * expired messages lives in check_dlx.c.
+ * check_ttl.c - x-message-ttl, the expiration property (the smaller wins),
+ * expired messages never delivered, expiry wherever a message sits (edad's
+ * documented difference from RabbitMQ's head-only expiry), x-expires, and
+ * the 406 replies.  Short TTLs; tests wait for state, never time it.
+ * Dead-lettering of expired messages: check_dlx.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +207,26 @@ START_TEST(test_expired_message_never_delivered)
     ctm_wait_count(&c, 1, q, 0);
     ctm_send_basic_ack(&c, 2, tag, false);
     ct_expect_silence(&c, 300);
+    raw_close(&c);
+}
+END_TEST
+
+/* basic.get never hands out an expired message, whatever the broker's timers did. */
+START_TEST(test_get_skips_expired_message)
+{
+    struct raw_conn c;
+    struct ctm_in in;
+    char q[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    ctm_queue_temp(&c, 1, q, sizeof(q));
+    ctm_confirm_select(&c, 1);
+    cte_publish_expiring(&c, 1, "", q, "1", "stale");
+    ctm_publish_str(&c, 1, "", q, "fresh");
+    ctm_expect_confirms(&c, 1, 1, 2, NULL);
+    harness_sleep_ms(20);
+    ck_assert(ctm_basic_get(&c, 1, q, true, &in));
+    ck_assert_str_eq((const char *)in.body, "fresh");
+    ctm_in_free(&in);
     raw_close(&c);
 }
 END_TEST
@@ -529,6 +546,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_expiry_behind_long_ttl_message);
     tcase_add_test(tc, test_mixed_ttls_leave_untimed_messages_in_order);
     tcase_add_test(tc, test_expired_message_never_delivered);
+    tcase_add_test(tc, test_get_skips_expired_message);
     tcase_add_test(tc, test_delivered_message_keeps_expiration);
     tcase_add_test(tc, test_requeued_expired_message_dropped);
     suite_add_tcase(s, tc);
