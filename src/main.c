@@ -185,6 +185,8 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    /* a file-size limit makes writes fail (EFBIG, handled) instead of killing us */
+    signal(SIGXFSZ, SIG_IGN);
     if (server_log_open(&conf, err, sizeof(err)) != EDAD_OK) {
         fprintf(stderr, "edad: %s\n", err);
         rc = EX_CANTCREAT_;

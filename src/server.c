@@ -1,25 +1,31 @@
 /*
  * server.c - wiring of the daemon: the event loop, the listeners, the
  * session server, the broker and its dispatch pass (once per loop turn),
- * signals, and the order things start and stop in.  No protocol logic
- * lives here; argv and config loading are main.c's.
+ * signals, the durable store (recovery at start, the broker's store hooks,
+ * flushes before replies leave, group-commit completions) and the order
+ * things start and stop in.  No protocol logic lives here; argv and config
+ * loading are main.c's.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "config.h"
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "edad/amqp.h"
 #include "edad/broker.h"
 #include "edad/net.h"
 #include "edad/server.h"
 #include "edad/session.h"
+#include "edad/store.h"
 
 struct edad_server {
     const struct edad_conf *conf;
@@ -34,6 +40,13 @@ struct edad_server {
     struct net_timer *broker_timer;    /* the broker's earliest deadline (TTL, x-expires) */
     uint64_t stop_deadline_ms;
     bool stopping;
+    /* the durable store */
+    struct store *store;
+    struct event *sync_ev;             /* store_sync_fd readable: completions */
+    struct event *flush_ev;            /* catch-all flush (store wakeup) */
+    struct net_timer *maintain_timer;  /* store_maintain, every second */
+    bool recovering;                   /* definitions being restored: no rewrite */
+    uint64_t store_errors;             /* append/flush/definition errors (logged) */
 };
 
 /* ---- logging --------------------------------------------------------------- */
@@ -80,10 +93,15 @@ void server_log_close(void)
  * publish of a read batch is routed before the consumers get a batch of
  * deliveries, and I/O still gets its turn while queues stay busy.
  */
+static void server_store_flush(struct edad_server *s);
+
 static void server_dispatch(void *arg)
 {
     struct edad_server *s = arg;
-    if (broker_dispatch_pending(s->broker))
+    bool more = broker_dispatch_pending(s->broker);
+    /* delivered marks (and acks of no-ack deliveries) before the bytes leave */
+    server_store_flush(s);
+    if (more)
         net_timer_start(s->dispatch_timer, 0, false);
 }
 
@@ -113,6 +131,7 @@ static void server_timers_fire(void *arg)
 {
     struct edad_server *s = arg;
     broker_run_timers(s->broker, broker_now_ms(s->broker));
+    server_store_flush(s);
     server_timers_arm(s);
 }
 
@@ -120,6 +139,309 @@ static void server_timers_fire(void *arg)
 static void server_timers_wakeup(void *arg)
 {
     server_timers_arm(arg);
+}
+
+/* ---- the durable store ----------------------------------------------------------- */
+
+/* Errors on the message path are logged, but not one line per message. */
+static void server_store_error(struct edad_server *s, const char *what, edad_status st)
+{
+    if (s->store_errors++ % 1000 == 0)
+        log_error("store: %s failed: %s (%s; %" PRIu64 " store errors so far)", what,
+                  edad_strerror(st), strerror(store_last_errno(s->store)), s->store_errors);
+}
+
+/* Write what the store buffered; completions (sync=false) go out at once. */
+static void server_store_flush(struct edad_server *s)
+{
+    if (!s->store)
+        return;
+    edad_status st = store_flush(s->store);
+    if (st != EDAD_OK)
+        server_store_error(s, "write", st);
+    if (s->sessions)
+        session_server_sync_batch_end(s->sessions);
+}
+
+static void server_store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    server_store_flush(arg);
+}
+
+static void server_store_wakeup(void *ctx)
+{
+    struct edad_server *s = ctx;
+    if (s->flush_ev)
+        event_active(s->flush_ev, EV_READ, 0);
+}
+
+static void server_store_sync_done(void *ctx, uint64_t cookie, edad_status st)
+{
+    struct edad_server *s = ctx;
+    if (st != EDAD_OK)
+        server_store_error(s, "sync", st);
+    if (s->sessions)
+        session_server_sync_done(s->sessions, cookie, st == EDAD_OK);
+}
+
+static void server_store_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    struct edad_server *s = arg;
+    store_sync_poll(s->store);
+    if (s->sessions)
+        session_server_sync_batch_end(s->sessions);
+}
+
+static void server_store_maintain(void *arg)
+{
+    struct edad_server *s = arg;
+    store_maintain(s->store);
+    server_store_flush(s);
+}
+
+static void server_sync_request(void *ctx, uint64_t cookie)
+{
+    struct edad_server *s = ctx;
+    store_sync_request(s->store, cookie);
+}
+
+static void server_session_flush(void *ctx)
+{
+    server_store_flush(ctx);
+}
+
+/* The store of durable queue q, opened (created) on first use. */
+static struct qstore *server_queue_store(struct edad_server *s, struct queue *q)
+{
+    struct qstore *qs = queue_store_handle(q);
+    if (qs)
+        return qs;
+    const char *vh = vhost_name(queue_vhost(q));
+    edad_status st = store_queue_open(s->store, bytes_from_cstr(vh),
+                                      bytes_from_cstr(queue_name(q)), &qs);
+    if (st != EDAD_OK) {
+        server_store_error(s, "queue creation", st);
+        return NULL;
+    }
+    queue_set_store_handle(q, qs);
+    return qs;
+}
+
+/* store_msg.flags: what message_info needs besides the property bytes. */
+#define STORE_F_PRIORITY 0x100u     /* low byte: the priority */
+
+static edad_status server_hook_enqueue(void *ctx, struct queue *q, struct queue_entry *e)
+{
+    struct edad_server *s = ctx;
+    struct qstore *qs = server_queue_store(s, q);
+    if (!qs)
+        return EDAD_ERR_IO;
+    struct message *m = e->msg;
+    int prio = message_priority(m);
+    struct store_msg sm = {
+        .seq = e->seq,
+        .flags = prio >= 0 ? STORE_F_PRIORITY | (uint32_t)prio : 0,
+        .exchange = message_exchange(m),
+        .routing_key = message_routing_key(m),
+        .props = message_props(m),
+        .body = message_body(m),
+    };
+    struct store_loc loc;
+    edad_status st = qstore_append(qs, &sm, &loc);
+    if (st != EDAD_OK) {
+        server_store_error(s, "append", st);
+        return st;
+    }
+    e->store_loc = store_loc_pack(loc);
+    return EDAD_OK;
+}
+
+static void server_hook_remove(void *ctx, struct queue *q, const struct queue_entry *e)
+{
+    EDAD_UNUSED(ctx);
+    struct qstore *qs = queue_store_handle(q);
+    if (qs)
+        qstore_ack(qs, store_loc_unpack(e->store_loc));
+}
+
+static void server_hook_deliver(void *ctx, struct queue *q, const struct queue_entry *e)
+{
+    EDAD_UNUSED(ctx);
+    struct qstore *qs = queue_store_handle(q);
+    if (qs)
+        qstore_mark_delivered(qs, e->seq);
+}
+
+static void server_hook_delete(void *ctx, struct queue *q)
+{
+    struct edad_server *s = ctx;
+    edad_status st = qstore_delete(queue_store_handle(q));
+    if (st != EDAD_OK)
+        server_store_error(s, "queue deletion", st);
+}
+
+static void server_definitions_write(struct edad_server *s)
+{
+    json_t *defs = broker_definitions_export(s->broker);
+    edad_status st = store_definitions_write(s->store, defs);
+    json_decref(defs);
+    if (st != EDAD_OK)
+        server_store_error(s, "definitions write", st);
+}
+
+static void server_hook_definitions(void *ctx, struct vhost *vh)
+{
+    EDAD_UNUSED(vh);
+    struct edad_server *s = ctx;
+    if (!s->recovering)
+        server_definitions_write(s);
+}
+
+/* The expiration property (validated at publish): -1 when absent. */
+static int64_t props_expiration(struct edad_bytes raw, struct arena *a)
+{
+    struct amqp_basic_properties p;
+    if (amqp_basic_properties_decode(raw, a, &p) != EDAD_OK ||
+        !(p.flags & AMQP_BASIC_EXPIRATION_FLAG))
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < p.expiration.len; i++) {
+        uint8_t c = p.expiration.ptr[i];
+        if (c < '0' || c > '9' || v > INT64_MAX / 10 - 10)
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+struct recover_ctx {
+    struct edad_server *s;
+    struct arena a;
+    uint64_t queues, messages, orphans;
+};
+
+/* Load one store queue into its broker queue, or delete it if it has none. */
+static bool server_recover_queue(void *arg, struct qstore *qs)
+{
+    struct recover_ctx *rc = arg;
+    struct broker_err err;
+    struct vhost *vh = broker_vhost_find(rc->s->broker, qstore_vhost(qs));
+    struct queue *q = vh ? queue_lookup(vh, qstore_name(qs), NULL, &err) : NULL;
+    if (!q || !queue_is_durable(q) || queue_store_handle(q)) {
+        log_info("store: deleting the messages of queue '%s' in vhost '%s': no durable "
+                 "definition", qstore_name(qs).ptr, qstore_vhost(qs).ptr);
+        rc->orphans++;
+        qstore_delete(qs);
+        return true;
+    }
+    queue_set_store_handle(q, qs);
+    rc->queues++;
+    uint64_t next = qstore_next_seq(qs);
+    struct qstore_iter *it = qstore_iter_new(qs);
+    struct store_rec r;
+    edad_status st;
+    while ((st = qstore_iter_next(it, &r)) == EDAD_OK) {
+        struct message_info info = {
+            .persistent = true,
+            .has_priority = (r.flags & STORE_F_PRIORITY) != 0,
+            .priority = (uint8_t)r.flags,
+            .expiration_ms = props_expiration(r.props, &rc->a),
+        };
+        arena_reset(&rc->a);
+        struct message *m = message_new(r.exchange, r.routing_key, r.props, r.body.len, &info);
+        if (!m)
+            continue;
+        if (r.body.len)
+            memcpy(message_body_mut(m), r.body.ptr, r.body.len);
+        queue_recover_entry(q, m, r.seq, store_loc_pack(r.loc), r.redelivered, next);
+        message_unref(&m);
+        rc->messages++;
+    }
+    if (st != EDAD_AGAIN)
+        log_error("store: reading queue '%s' in vhost '%s' stopped: %s", queue_name(q),
+                  vhost_name(vh), edad_strerror(st));
+    qstore_iter_free(it);
+    return true;
+}
+
+/*
+ * Open the store, restore the durable definitions, then every durable
+ * queue's messages; before any listener opens.
+ */
+static edad_status server_store_open(struct edad_server *s, char *err, size_t errlen)
+{
+    const struct edad_conf *conf = s->conf;
+    if (!conf->data_dir)
+        return EDAD_OK;
+    uint64_t t0 = clock_mono_us();
+    struct store_opts o;
+    store_opts_init(&o);
+    o.data_dir = conf->data_dir;
+    o.sync = conf->store_sync;
+    if (conf->store_segment_size)
+        o.segment_size = conf->store_segment_size;
+    o.idle_reclaim_ms = conf->store_idle_reclaim_ms;
+    o.sync_done = server_store_sync_done;
+    o.wakeup = server_store_wakeup;
+    o.ctx = s;
+    char why[512];
+    edad_status st = store_open(&o, &s->store, why, sizeof(why));
+    if (st != EDAD_OK) {
+        snprintf(err, errlen, "%s", why);
+        return st;
+    }
+    struct import_report ir = {0};
+    json_t *defs = NULL;
+    st = store_definitions_read(s->store, &defs, why, sizeof(why));
+    s->recovering = true;
+    if (st == EDAD_OK) {
+        broker_definitions_import(s->broker, defs, &ir);
+        json_decref(defs);
+    } else if (st != EDAD_ERR_NOT_FOUND) {
+        log_error("store: definitions.json unreadable (%s): starting without durable "
+                  "definitions", why);
+    }
+    struct recover_ctx rc = {.s = s};
+    arena_init(&rc.a, 0);
+    store_foreach_queue(s->store, server_recover_queue, &rc);
+    arena_free(&rc.a);
+    s->recovering = false;
+    server_definitions_write(s);    /* what was restored (failed entries drop out) */
+    struct store_stats ss;
+    store_get_stats(s->store, &ss);
+    log_info("store: recovered %u vhosts, %u exchanges, %u queues, %u bindings (%u failed), "
+             "%" PRIu64 " messages in %" PRIu64 " queues (%" PRIu64 " orphan queues deleted, %"
+             PRIu64 " damaged records, %" PRIu64 " bytes dropped) in %.3f s", ir.vhosts,
+             ir.exchanges, ir.queues, ir.bindings, ir.failed, rc.messages, rc.queues,
+             rc.orphans, ss.damaged_records, ss.dropped_bytes,
+             (double)(clock_mono_us() - t0) / 1e6);
+
+    struct broker_hooks h = {
+        .ctx = s,
+        .store_enqueue = server_hook_enqueue,
+        .store_remove = server_hook_remove,
+        .store_deliver = server_hook_deliver,
+        .store_delete = server_hook_delete,
+        .definitions_changed = server_hook_definitions,
+    };
+    broker_set_hooks(s->broker, &h);
+    struct event_base *base = net_loop_event_base(s->loop);
+    s->sync_ev = event_new(base, store_sync_fd(s->store), EV_READ | EV_PERSIST,
+                           server_store_sync_cb, s);
+    s->flush_ev = event_new(base, -1, 0, server_store_flush_cb, s);
+    if (!s->sync_ev || !s->flush_ev || event_add(s->sync_ev, NULL) != 0) {
+        snprintf(err, errlen, "cannot watch the store's completion fd");
+        return EDAD_ERR_STATE;
+    }
+    s->maintain_timer = net_timer_new(s->loop, server_store_maintain, s);
+    net_timer_start(s->maintain_timer, 1000, true);
+    struct session_store_ops ops = {s, server_sync_request, server_session_flush};
+    session_server_set_store(s->sessions, &ops);
+    return EDAD_OK;
 }
 
 /* ---- stop -------------------------------------------------------------------- */
@@ -186,6 +508,9 @@ struct edad_server *server_new(const struct edad_conf *conf, char *err, size_t e
     broker_set_wakeup(s->broker, server_dispatch_wakeup, s);
     s->broker_timer = net_timer_new(s->loop, server_timers_fire, s);
     broker_set_timer_wakeup(s->broker, server_timers_wakeup, s);
+    /* recovery completes before any listener opens */
+    if (server_store_open(s, err, errlen) != EDAD_OK)
+        goto fail;
     server_timers_arm(s);
 
     struct event_base *base = net_loop_event_base(s->loop);
@@ -247,9 +572,20 @@ void server_free(struct edad_server *s)
         return;
     for (unsigned i = 0; i < s->n_listeners; i++)
         net_listener_free(s->listeners[i]);
+    /* tearing down changes nothing on disk: what is stored stays stored */
+    server_store_flush(s);
+    broker_set_hooks(s->broker, NULL);
     session_server_free(s->sessions);
+    s->sessions = NULL;
     broker_set_wakeup(s->broker, NULL, NULL);
     broker_set_timer_wakeup(s->broker, NULL, NULL);
+    if (s->sync_ev)
+        event_free(s->sync_ev);
+    if (s->flush_ev)
+        event_free(s->flush_ev);
+    s->flush_ev = NULL;
+    net_timer_free(s->maintain_timer);
+    store_close(s->store);    /* completions go nowhere: the sessions are gone */
     broker_free(s->broker);   /* after the sessions, which point into it */
     net_timer_free(s->broker_timer);
     net_timer_free(s->stop_timer);

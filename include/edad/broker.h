@@ -176,13 +176,22 @@ enum broker_drop_reason {
  *  - dropped: an entry leaves its queue undelivered for reason; the hook
  *    receives the queue and entry (message reference still owned by the
  *    broker: take a message_ref to keep it).  Dead-lettering lives here.
+ *    store_enqueue may set e->store_loc (where the store keeps it); the
+ *    entry carries it from then on.
+ *  - store_deliver: such an entry is about to be handed to a consumer or
+ *    basic.get (before the delivery leaves; the store marks it delivered).
+ *  - store_delete: q (durable, with a store handle) is deleted: free its
+ *    disk.  Its entries are not reported one by one.
  *  - definitions_changed: a durable exchange, queue or binding was created
  *    or deleted; the store rewrites its definitions file.
  */
 struct broker_hooks {
     void *ctx;
-    edad_status (*store_enqueue)(void *ctx, struct queue *q, const struct queue_entry *e);
+    edad_status (*store_enqueue)(void *ctx, struct queue *q, struct queue_entry *e);
     void (*store_remove)(void *ctx, struct queue *q, const struct queue_entry *e);
+    void (*store_deliver)(void *ctx, struct queue *q, const struct queue_entry *e);
+    /* a queue with a store handle (queue_set_store_handle) was deleted */
+    void (*store_delete)(void *ctx, struct queue *q);
     void (*dropped)(void *ctx, struct queue *q, const struct queue_entry *e,
                     enum broker_drop_reason reason);
     void (*definitions_changed)(void *ctx, struct vhost *vh);
@@ -190,6 +199,30 @@ struct broker_hooks {
 
 /* Copy *hooks (NULL clears them). */
 void broker_set_hooks(struct broker *b, const struct broker_hooks *hooks);
+
+/* ---- definitions (RabbitMQ's definitions JSON) ----------------------------- */
+
+struct json_t;                  /* jansson's json_t */
+
+/*
+ * A new JSON object in RabbitMQ's definitions format holding every vhost
+ * and the durable exchanges (not the predeclared ones), durable
+ * non-exclusive queues and bindings between durable entities, bindings in
+ * their creation order per source.  Caller json_decref()s.
+ */
+struct json_t *broker_definitions_export(struct broker *b);
+
+struct import_report {
+    uint32_t vhosts, exchanges, queues, bindings;
+    uint32_t failed;            /* entries that could not be declared (logged) */
+};
+/*
+ * Declare what defs (RabbitMQ's definitions format) lists: vhosts, then
+ * exchanges, queues and bindings in their listed order.  Existing equal
+ * entities are kept; entries that fail are logged and skipped.
+ */
+void broker_definitions_import(struct broker *b, const struct json_t *defs,
+                               struct import_report *r);
 
 /* ---- dispatch scheduling -------------------------------------------------- */
 
@@ -377,8 +410,10 @@ struct broker_publish_result {
                                    mandatory -> basic.return 312 NO_ROUTE */
     uint32_t rejected;          /* queues that refused it (store error, later
                                    x-overflow=reject-publish): nack when confirming */
-    uint32_t pending;           /* queues that will confirm later (store, issue
-                                   5); 0 today: confirm at once */
+    uint32_t pending;           /* queues that stored it (persistent message,
+                                   durable queue): confirm after the store's sync */
+    uint32_t store_failed;      /* of rejected: the store could not take it
+                                   (write error, disk full) */
     uint32_t deduplicated;      /* dropped as duplicates (x-message-deduplication
                                    of the exchange or of queues): accepted, so
                                    confirmed and never returned */
@@ -468,6 +503,7 @@ struct queue_entry {
     uint64_t seq;               /* position in its queue (requeue restores it) */
     uint32_t delivery_count;    /* deliveries before this one */
     uint32_t flags;             /* QUEUE_ENTRY_* */
+    uint64_t store_loc;         /* the store's location (store_enqueue hook), 0 if none */
 };
 #define QUEUE_ENTRY_REDELIVERED 0x1u
 /* The queue counts deliveries (x-delivery-limit, quorum): deliveries with
@@ -560,6 +596,19 @@ void queue_reject_drop(struct queue *q, struct queue_entry *e);
 struct queue *queue_ref(struct queue *q);
 void queue_unref(struct queue **qp);
 bool queue_is_deleted(const struct queue *q);
+bool queue_is_durable(const struct queue *q);
+/* The store's handle for a durable queue (opaque to the broker; NULL until set). */
+void *queue_store_handle(const struct queue *q);
+void queue_set_store_handle(struct queue *q, void *h);
+/*
+ * Recovery at start: append m (taking a reference) at the tail of q as the
+ * entry with seq and store_loc, without calling store_enqueue; the queue
+ * numbers later messages after the highest seq recovered (at least
+ * next_seq).  seq must exceed every seq already in q.  No limits, no
+ * dead-lettering; TTLs start now.
+ */
+void queue_recover_entry(struct queue *q, struct message *m, uint64_t seq, uint64_t store_loc,
+                         bool redelivered, uint64_t next_seq);
 const char *queue_name(const struct queue *q);
 struct vhost *queue_vhost(const struct queue *q);
 

@@ -46,6 +46,9 @@ struct edad_conf {
     enum log_level log_file_level; /* log.file.level (info) */
 
     char *data_dir;             /* edad: data_dir, default "/var/lib/edad" */
+    bool store_sync;            /* edad: store.sync; default true */
+    uint32_t store_segment_size; /* edad: store.segment_size bytes; default 8 MiB */
+    uint32_t store_idle_reclaim_ms; /* edad: store.idle_reclaim_ms; default 1000 */
     uint32_t output_high_water; /* edad: net.output_high_watermark bytes; default 1 MiB */
 
     /* Private to conf.c: bit i set while option i, a family such as

@@ -42,4 +42,28 @@ void session_server_shutdown(struct session_server *srv, const char *reason);
 /* Connections alive (any state, until their socket is closed). */
 size_t session_server_connection_count(const struct session_server *srv);
 
+/*
+ * The durable store, as the sessions see it (issue 5); the server supplies
+ * it.  Without it (unit tests) every publish is confirmed at once.
+ *  - sync_request: a confirm or tx.commit-ok waits until everything stored
+ *    so far is durable; report it later with session_server_sync_done().
+ *  - flush: end of an input batch; write what the store buffered (acks,
+ *    delivered marks, records) before any reply of the batch can leave.
+ */
+struct session_store_ops {
+    void *ctx;
+    void (*sync_request)(void *ctx, uint64_t cookie);
+    void (*flush)(void *ctx);
+};
+/* Copy *ops (NULL clears it). */
+void session_server_set_store(struct session_server *srv, const struct session_store_ops *ops);
+/*
+ * A cookie handed to sync_request completed: ok (durable) sends the
+ * confirm (basic.ack) or tx.commit-ok, !ok a basic.nack (or closes a
+ * transactional channel with 541).  Call session_server_sync_batch_end()
+ * after a batch of these: it sends the coalesced acks.
+ */
+void session_server_sync_done(struct session_server *srv, uint64_t cookie, bool ok);
+void session_server_sync_batch_end(struct session_server *srv);
+
 #endif

@@ -197,7 +197,7 @@ static void dl_route(struct broker *b, struct dl_pending *p)
         if (qs[i]->dedup &&
             dedup_check(qs[i]->dedup, codec_headers(b, p->msg), broker_now_ms(b)))
             continue;
-        queue_enqueue(qs[i], p->msg);
+        queue_enqueue(qs[i], p->msg, NULL);
     }
     if (qs != small)
         free(qs);

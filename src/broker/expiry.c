@@ -83,7 +83,7 @@ static void xheap_rebuild(struct queue *q)
     uint32_t o = 0;
     for (uint32_t i = 0; i < q->xn; i++) {
         struct qexp r = q->xheap[i];
-        struct queue_entry *s = qstore_find(q, (uint32_t)(r.key >> 56), r.key & QEXP_SEQ_MASK);
+        struct queue_entry *s = ready_find(q, (uint32_t)(r.key >> 56), r.key & QEXP_SEQ_MASK);
         if (!s || (s->flags & QUEUE_ENTRY_XSEEN))
             continue;
         s->flags |= QUEUE_ENTRY_XSEEN;
@@ -92,7 +92,7 @@ static void xheap_rebuild(struct queue *q)
     q->xn = o;
     for (uint32_t i = 0; i < o; i++) {
         struct qexp r = q->xheap[i];
-        struct queue_entry *s = qstore_find(q, (uint32_t)(r.key >> 56), r.key & QEXP_SEQ_MASK);
+        struct queue_entry *s = ready_find(q, (uint32_t)(r.key >> 56), r.key & QEXP_SEQ_MASK);
         s->flags &= ~QUEUE_ENTRY_XSEEN;
     }
     for (uint32_t i = o / 2; i-- > 0;)
@@ -121,7 +121,7 @@ void expiry_track(struct queue *q, struct queue_entry *e)
         q->xcap = q->xcap ? q->xcap * 2 : 16;
         q->xheap = xrealloc(q->xheap, sizeof(*q->xheap) * q->xcap);
     }
-    uint64_t level = qstore_level(q, e->msg);
+    uint64_t level = ready_level(q, e->msg);
     q->xheap[q->xn].at = at;
     q->xheap[q->xn].key = (e->seq & QEXP_SEQ_MASK) | (level << 56);
     xheap_up(q->xheap, q->xn++);
@@ -162,11 +162,11 @@ static void ttl_fire(struct broker_timer *t, uint64_t now)
         struct qexp r = q->xheap[0];
         xheap_pop(q);
         uint32_t level = (uint32_t)(r.key >> 56);
-        struct queue_entry *s = qstore_find(q, level, r.key & QEXP_SEQ_MASK);
+        struct queue_entry *s = ready_find(q, level, r.key & QEXP_SEQ_MASK);
         if (!s || expiry_of(q, s) > now)
             continue;
         struct queue_entry e;
-        qstore_remove(q, level, s, &e);
+        ready_remove(q, level, s, &e);
         expiry_untrack(q, &e);
         q->st_expired++;
         queue_drop_entry(q, &e, BROKER_DROP_EXPIRED);

@@ -151,12 +151,19 @@ static void route_run(struct route_ctx *rc, struct exchange *x, struct broker_pu
     b->route_busy++;
     for (uint32_t i = 0; i < b->route_qn; i++) {
         struct queue *q = b->route_q[i];
-        if (q->dedup && dedup_check(q->dedup, route_headers(rc), broker_now_ms(b)))
+        bool stored = false;
+        if (q->dedup && dedup_check(q->dedup, route_headers(rc), broker_now_ms(b))) {
             r->deduplicated++;      /* dropped, and confirmed, as LavinMQ does */
-        else if (queue_enqueue(q, m) == EDAD_OK)
-            r->routed++;
-        else
-            r->rejected++;
+        } else {
+            edad_status st = queue_enqueue(q, m, &stored);
+            if (st == EDAD_OK) {
+                r->routed++;
+                r->pending += stored;
+            } else {
+                r->rejected++;
+                r->store_failed += st != EDAD_ERR_STATE;
+            }
+        }
     }
     b->route_busy--;
     deadletter_flush(b);

@@ -2,7 +2,7 @@
  * queue.c - queues: declare/delete/purge with RabbitMQ's checks and texts,
  * the queue arguments applied (TTL, x-expires, length limits and
  * x-overflow, dead-letter exchange, priorities, delivery limit), enqueue,
- * basic.get and settlement of unacked entries.  Storage is qstore.c's,
+ * basic.get and settlement of unacked entries.  Storage is ready.c's,
  * time expiry.c's, consumers and dispatch consumer.c's.
  */
 #include <stdlib.h>
@@ -70,7 +70,7 @@ struct queue *queue_ref(struct queue *q)
 void queue_free_memory(struct queue *q)
 {
     expiry_free(q);
-    qstore_free(q);
+    ready_free(q);
     dedup_free(q->dedup);
     free(q->groups);
     free(q->args);
@@ -117,6 +117,46 @@ static bool entry_stored(const struct queue *q, const struct queue_entry *e)
     return q->durable && message_persistent(e->msg) && !q->deleted;
 }
 
+bool queue_is_durable(const struct queue *q)
+{
+    return q->durable;
+}
+
+void *queue_store_handle(const struct queue *q)
+{
+    return q->store;
+}
+
+void queue_set_store_handle(struct queue *q, void *h)
+{
+    q->store = h;
+}
+
+void queue_recover_entry(struct queue *q, struct message *m, uint64_t seq, uint64_t store_loc,
+                         bool redelivered, uint64_t next_seq)
+{
+    if (!(m->flags & MESSAGE_F_TS) && (q->ttl_ms >= 0 || m->expiration_ms >= 0)) {
+        m->flags |= MESSAGE_F_TS;
+        m->ts_ms = broker_now_ms(q->b);
+    }
+    struct queue_entry e = {m, seq, 0, redelivered ? QUEUE_ENTRY_REDELIVERED : 0, store_loc};
+    message_ref(m);
+    expiry_track(q, &e);
+    ready_push(q, &e);
+    if (q->next_seq <= seq)
+        q->next_seq = seq + 1;
+    if (q->next_seq < next_seq)
+        q->next_seq = next_seq;
+    queue_maybe_dirty(q);
+}
+
+/* A stored entry is about to be delivered: let the store mark it. */
+static void queue_entry_delivering(struct queue *q, const struct queue_entry *e)
+{
+    if (entry_stored(q, e) && q->b->hooks.store_deliver)
+        q->b->hooks.store_deliver(q->b->hooks.ctx, q, e);
+}
+
 /* An entry leaves q for good (ack, drop, purge, deletion). */
 static void queue_settle_gone(struct queue *q, struct queue_entry *e)
 {
@@ -129,7 +169,7 @@ static uint32_t queue_discard_ready(struct queue *q)
 {
     uint32_t n = 0;
     struct queue_entry e;
-    while (qstore_take(q, &e)) {
+    while (ready_take(q, &e)) {
         queue_settle_gone(q, &e);
         n++;
     }
@@ -161,6 +201,11 @@ void queue_delete_now(struct queue *q)
     /* the store forgets the whole queue at once, not entry by entry */
     if (q->durable)
         broker_definitions_changed(b, vh);
+    /* after the definitions: a crash in between leaves an orphan store,
+     * which recovery deletes, never a resurrected queue */
+    if (q->store && b->hooks.store_delete)
+        b->hooks.store_delete(b->hooks.ctx, q);
+    q->store = NULL;
     uint64_t bytes = q->ready_bytes + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
     queue_discard_ready(q);
     q->vh = NULL;
@@ -231,7 +276,7 @@ static void queue_apply_args(struct queue *q)
     if (q->dlrk && q->dlrk->kind != BROKER_V_STRING)
         q->dlrk = NULL;
     int64_t maxp = arg_int(a, "x-max-priority", 0);
-    qstore_init(q, maxp > 0 ? (uint32_t)(maxp > 255 ? 255 : maxp) + 1 : 1);
+    ready_init(q, maxp > 0 ? (uint32_t)(maxp > 255 ? 255 : maxp) + 1 : 1);
     const struct broker_value *sac = broker_table_get(a, "x-single-active-consumer");
     q->sac = sac && sac->kind == BROKER_V_BOOL && sac->v.b;
     /* No default limit for quorum-declared queues: RabbitMQ 4's silent
@@ -432,21 +477,23 @@ static bool over_limit(const struct queue *q, uint32_t extra_n, uint64_t extra_b
 static void queue_trim_head(struct queue *q)
 {
     struct queue_entry e;
-    while (q->ready && over_limit(q, 0, 0) && qstore_take(q, &e)) {
+    while (q->ready && over_limit(q, 0, 0) && ready_take(q, &e)) {
         expiry_untrack(q, &e);
         queue_drop_entry(q, &e, BROKER_DROP_MAXLEN);
     }
 }
 
-edad_status queue_enqueue(struct queue *q, struct message *m)
+edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
 {
+    if (stored)
+        *stored = false;
     struct broker *b = q->b;
     if (!(m->flags & MESSAGE_F_TS) && (q->ttl_ms >= 0 || m->expiration_ms >= 0)) {
         /* the TTL clock starts at the first enqueue (one publish: one time) */
         m->flags |= MESSAGE_F_TS;
         m->ts_ms = broker_now_ms(b);
     }
-    struct queue_entry e = {m, q->next_seq, 0, 0};
+    struct queue_entry e = {m, q->next_seq, 0, 0, 0};
     if (q->overflow != QUEUE_OVERFLOW_DROP_HEAD && over_limit(q, 1, message_body_len(m))) {
         /* reject-publish: not enqueued here; the publisher gets a nack */
         if (q->overflow == QUEUE_OVERFLOW_REJECT_PUBLISH_DLX)
@@ -458,11 +505,13 @@ edad_status queue_enqueue(struct queue *q, struct message *m)
         edad_status st = b->hooks.store_enqueue(b->hooks.ctx, q, &e);
         if (st != EDAD_OK)
             return st;
+        if (stored)
+            *stored = true;
     }
     q->next_seq++;
     message_ref(m);
     expiry_track(q, &e);
-    qstore_push(q, &e);
+    ready_push(q, &e);
     q->st_published++;
     if (q->max_len >= 0 || q->max_bytes >= 0) {
         b->route_busy++;
@@ -484,7 +533,7 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
 {
     uint64_t now = 0;
     bool have_now = false;
-    while (qstore_take(q, e)) {
+    while (ready_take(q, e)) {
         expiry_untrack(q, e);
         if (q->xn) {
             if (!have_now) {
@@ -499,6 +548,7 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
         }
         if (q->count_header)
             e->flags |= QUEUE_ENTRY_COUNT_HEADER;
+        queue_entry_delivering(q, e);
         return true;
     }
     return false;
@@ -560,7 +610,7 @@ void queue_requeue(struct queue *q, struct queue_entry *e)
         return;
     }
     expiry_track(q, e);
-    qstore_requeue(q, e);
+    ready_requeue(q, e);
     e->msg = NULL;
     if (q->max_len >= 0 || q->max_bytes >= 0) {
         struct broker *b = q->b;

@@ -1,7 +1,7 @@
 /*
  * queue_int.h - broker-private: struct queue (ready storage, limits, TTL
  * index, timers, consumers) and struct consumer.  queue.c owns declaration,
- * enqueue and settlement; qstore.c the ready storage; expiry.c message TTL
+ * enqueue and settlement; ready.c the ready storage; expiry.c message TTL
  * and x-expires; deadletter.c dead-lettering; consumer.c registration and
  * dispatch (priorities, single active consumer).  No routing here.
  */
@@ -74,7 +74,7 @@ struct queue {
     uint64_t hash;              /* of the name */
     uint64_t route_gen;         /* dedup mark of the current publish */
     uint64_t next_seq;
-    /* ready storage (qstore.c) */
+    /* ready storage (ready.c) */
     struct qlevel *levels;
     uint32_t nlevels;           /* 1, or x-max-priority + 1 */
     uint32_t ready;             /* live ready entries over all levels */
@@ -101,6 +101,7 @@ struct queue {
     bool quorum;                /* declared x-queue-type=quorum */
     bool zombie;                /* deleted, on the broker's zombie list */
     const void *owner;          /* exclusive owner */
+    void *store;                /* the store's handle (durable queues) */
     struct queue *onext, *oprev;     /* owner's exclusive queues */
     struct queue *dnext, *dprev;     /* broker dirty list */
     struct queue *znext, *zprev;     /* broker zombie list */
@@ -143,8 +144,9 @@ struct queue *queue_find(struct vhost *vh, struct edad_bytes name);
  * Add m (taking a reference) at the tail, applying x-overflow; store hook
  * for persistent on durable.  EDAD_ERR_STATE when reject-publish(-dlx)
  * refused it (dead-lettered first with -dlx), another error from the store.
+ * *stored (may be NULL) tells whether the store took it (confirm later).
  */
-edad_status queue_enqueue(struct queue *q, struct message *m);
+edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored);
 /* Delete q now: consumers cancelled, messages dropped, bindings removed. */
 void queue_delete_now(struct queue *q);
 /* Free the memory of a deleted queue with no holders left. */
@@ -161,21 +163,21 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
  * store removal; takes e->msg. */
 void queue_drop_entry(struct queue *q, struct queue_entry *e, enum broker_drop_reason reason);
 
-/* ---- qstore.c ---- */
-void qstore_init(struct queue *q, uint32_t nlevels);
-void qstore_free(struct queue *q);
+/* ---- ready.c ---- */
+void ready_init(struct queue *q, uint32_t nlevels);
+void ready_free(struct queue *q);
 /* Level of a message on q. */
-uint32_t qstore_level(const struct queue *q, const struct message *m);
+uint32_t ready_level(const struct queue *q, const struct message *m);
 /* Append at the tail of its level (seq must be the newest). */
-void qstore_push(struct queue *q, const struct queue_entry *e);
+void ready_push(struct queue *q, const struct queue_entry *e);
 /* Put a requeued entry back at its seq position. */
-void qstore_requeue(struct queue *q, const struct queue_entry *e);
+void ready_requeue(struct queue *q, const struct queue_entry *e);
 /* Pop the next ready entry (highest level, lowest seq); false when none. */
-bool qstore_take(struct queue *q, struct queue_entry *e);
+bool ready_take(struct queue *q, struct queue_entry *e);
 /* The live entry with this seq on level, or NULL. */
-struct queue_entry *qstore_find(struct queue *q, uint32_t level, uint64_t seq);
-/* Remove a live entry found by qstore_find (leaves a tombstone). */
-void qstore_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
+struct queue_entry *ready_find(struct queue *q, uint32_t level, uint64_t seq);
+/* Remove a live entry found by ready_find (leaves a tombstone). */
+void ready_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
                    struct queue_entry *out);
 
 /* ---- expiry.c ---- */

@@ -87,6 +87,8 @@ void channel_free(struct channel *ch)
         return;
     struct connection *c = ch->conn;
     channel_release(ch);
+    durable_forget(ch);
+    confirm_free(ch);
     unacked_free(&ch->unacked);
     free(ch->tx_pubs);
     free(ch->tx_settles);

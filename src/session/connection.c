@@ -337,6 +337,8 @@ static void conn_process_frames(struct connection *c)
 static void conn_process_input(struct connection *c)
 {
     conn_process_frames(c);
+    /* the store writes this batch's acks and marks before any reply leaves */
+    durable_flush(c->srv);
     if (c->confirm_head)
         confirm_flush_all(c);
 }
@@ -393,6 +395,12 @@ static void conn_on_closed(void *ctx)
     if (c->next)
         c->next->prev = c->prev;
     srv->n_connections--;
+    for (uint32_t i = 0; c->sync_touched && i < srv->n_touched; i++) {
+        if (srv->touched[i] == c) {
+            srv->touched[i] = srv->touched[--srv->n_touched];
+            break;
+        }
+    }
     if (c->user && c->vhost)
         log_info("closing AMQP connection %s (vhost: '%s', user: '%s')", c->name, c->vhost,
                  c->user);
@@ -503,5 +511,7 @@ void session_server_free(struct session_server *srv)
     for (int i = 0; i < 100 && srv->head; i++)
         net_loop_run_pending(srv->loop);
     free(srv->start_frame);
+    free(srv->waits);
+    free(srv->touched);
     free(srv);
 }

@@ -32,7 +32,7 @@ static const struct broker_table *publish_get_headers(void *ctx)
 }
 
 bool handle_basic_route(struct channel *ch, struct message *msg, bool mandatory,
-                        bool *rejected)
+                        bool *rejected, uint32_t *pending)
 {
     struct connection *c = ch->conn;
     struct publish_headers ph = {.c = c, .msg = msg};
@@ -59,6 +59,16 @@ bool handle_basic_route(struct channel *ch, struct message *msg, bool mandatory,
     }
     if (rejected)
         *rejected = res.rejected > 0;
+    if (pending)
+        *pending = res.pending;
+    if (res.store_failed > 0 && !ch->confirm) {
+        /* never dropped silently: a publisher without confirms loses its
+         * channel (a confirming one gets basic.nack, a tx one 541 at commit) */
+        session_fail(c, ch->id, ch->tx ? AMQP_INTERNAL_ERROR : AMQP_RESOURCE_ERROR,
+                     AMQP_BASIC_PUBLISH, "cannot store a persistent message: the store "
+                     "failed to write (disk full or I/O error)");
+        return false;
+    }
     return true;
 }
 
@@ -106,8 +116,15 @@ void handle_channel_message(struct channel *ch, const struct amqp_basic_publish 
         return;
     }
     bool rejected = false;
-    if (handle_basic_route(ch, msg, pub->mandatory, &rejected) && ch->confirm)
-        confirm_settle(ch, ++ch->pub_seq, !rejected);
+    uint32_t pending = 0;
+    if (handle_basic_route(ch, msg, pub->mandatory, &rejected, &pending) && ch->confirm) {
+        uint64_t seq = ++ch->pub_seq;
+        /* persistent in a durable queue: confirmed once the store synced it */
+        bool wait = !rejected && pending > 0 && ch->conn->srv->has_store;
+        confirm_publish(ch, seq, !rejected, wait);
+        if (wait)
+            durable_wait(ch, seq);
+    }
     message_unref(&msg);
 }
 

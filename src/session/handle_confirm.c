@@ -6,6 +6,7 @@
  * batch or before its next reply, so a pipelining publisher gets one ack
  * per read, not one per message.  Not here: routing (handle_basic.c).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "session_priv.h"
@@ -69,10 +70,8 @@ void confirm_flush_all(struct connection *c)
 }
 
 /*
- * Today every publish settles at once and in order, so the acked prefix
- * is contiguous.  Issue 5 (confirms after fsync) settles persistent
- * messages later: it extends this with a set of settled-but-not-yet-
- * contiguous numbers; the flush rule stays the same.
+ * Settle seq now, in order: acks only move the contiguous mark (one
+ * multiple ack per batch), a nack goes out on its own after earlier acks.
  */
 void confirm_settle(struct channel *ch, uint64_t seq, bool ack)
 {
@@ -89,4 +88,65 @@ void confirm_settle(struct channel *ch, uint64_t seq, bool ack)
         ch->confirm_next = ch->conn->confirm_head;
         ch->conn->confirm_head = ch;
     }
+}
+
+/* ---- out-of-order settlement (confirms after the store's sync) ---------------- */
+
+enum { CONFIRM_W_PENDING, CONFIRM_W_ACK, CONFIRM_W_NACK };
+
+static uint8_t *win_at(struct channel *ch, uint64_t seq)
+{
+    return &ch->win[(ch->win_head + (uint32_t)(seq - ch->win_base)) & (ch->win_cap - 1)];
+}
+
+/* Settle the window's settled prefix, in seq order. */
+static void confirm_drain(struct channel *ch)
+{
+    while (ch->win_len > 0) {
+        uint8_t st = ch->win[ch->win_head];
+        if (st == CONFIRM_W_PENDING)
+            break;
+        confirm_settle(ch, ch->win_base, st == CONFIRM_W_ACK);
+        ch->win_head = (ch->win_head + 1) & (ch->win_cap - 1);
+        ch->win_base++;
+        ch->win_len--;
+    }
+}
+
+void confirm_publish(struct channel *ch, uint64_t seq, bool ack, bool pending)
+{
+    if (ch->win_len == 0 && !pending) {
+        confirm_settle(ch, seq, ack);
+        return;
+    }
+    if (ch->win_len == ch->win_cap) {
+        uint32_t cap = ch->win_cap ? ch->win_cap * 2 : 64;
+        uint8_t *w = xmalloc(cap);
+        for (uint32_t i = 0; i < ch->win_len; i++)
+            w[i] = ch->win[(ch->win_head + i) & (ch->win_cap - 1)];
+        free(ch->win);
+        ch->win = w;
+        ch->win_cap = cap;
+        ch->win_head = 0;
+    }
+    if (ch->win_len == 0)
+        ch->win_base = seq;
+    ch->win_len++;
+    *win_at(ch, seq) = pending ? CONFIRM_W_PENDING : ack ? CONFIRM_W_ACK : CONFIRM_W_NACK;
+    confirm_drain(ch);
+}
+
+void confirm_complete(struct channel *ch, uint64_t seq, bool ok)
+{
+    if (ch->win_len == 0 || seq < ch->win_base || seq - ch->win_base >= ch->win_len)
+        return;
+    *win_at(ch, seq) = ok ? CONFIRM_W_ACK : CONFIRM_W_NACK;
+    confirm_drain(ch);
+}
+
+void confirm_free(struct channel *ch)
+{
+    free(ch->win);
+    ch->win = NULL;
+    ch->win_len = ch->win_cap = 0;
 }

@@ -71,14 +71,17 @@ void handle_tx_commit(struct channel *ch, const struct amqp_method *m)
     if (!tx_check(ch, m->id))
         return;
     struct vhost *vh = ch->conn->vh;
+    uint32_t pending = 0;
     for (uint32_t i = 0; i < ch->tx_npubs; i++) {
         struct tx_publish *p = &ch->tx_pubs[i];
         struct edad_bytes x = message_exchange(p->msg);
+        uint32_t one = 0;
         /* checked at publish time; deleted since: RabbitMQ had routed it
          * at publish time already, edad routes at commit and drops it */
         if ((x.len == 0 || exchange_find(vh, x)) &&
-            !handle_basic_route(ch, p->msg, p->mandatory, NULL))
+            !handle_basic_route(ch, p->msg, p->mandatory, NULL, &one))
             return;   /* the channel failed and released the rest */
+        pending += one;
         message_unref(&p->msg);
     }
     ch->tx_npubs = 0;
@@ -86,7 +89,27 @@ void handle_tx_commit(struct channel *ch, const struct amqp_method *m)
         deliver_settle(ch, &ch->tx_settles[i].ue, (enum tx_op)ch->tx_settles[i].op);
     ch->tx_nsettles = 0;
     deliver_credit_changed(ch);
+    if ((pending > 0 || ch->commits_waiting > 0) && ch->conn->srv->has_store) {
+        /* commit-ok once the persistent messages are durable (in order
+         * behind earlier commits still waiting) */
+        ch->commits_waiting++;
+        durable_wait(ch, 0);
+        return;
+    }
     session_send_simple(ch->conn, ch->id, AMQP_TX_COMMIT_OK);
+}
+
+void tx_commit_complete(struct channel *ch, bool ok)
+{
+    ch->commits_waiting--;
+    struct connection *c = ch->conn;
+    if (c->state != CONN_OPEN || c->dropping || ch->state != CHANNEL_OPEN || ch->released)
+        return;
+    if (ok)
+        session_send_simple(c, ch->id, AMQP_TX_COMMIT_OK);
+    else
+        session_fail(c, ch->id, AMQP_INTERNAL_ERROR, AMQP_TX_COMMIT,
+                     "store write failed: committed messages are not durable");
 }
 
 void handle_tx_rollback(struct channel *ch, const struct amqp_method *m)

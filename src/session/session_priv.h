@@ -38,6 +38,22 @@ struct session_server {
     bool shutting_down;
     uint8_t *start_frame;            /* connection.start, encoded once */
     size_t start_frame_len;
+    /* the store (durable.c) */
+    struct session_store_ops store;
+    bool has_store;
+    uint64_t next_cookie;
+    struct sync_wait *waits;         /* ring of cookies awaiting sync, cookie order */
+    uint32_t waits_head, waits_len, waits_cap;   /* cap a power of two */
+    struct connection **touched;     /* connections with confirms to flush */
+    uint32_t n_touched, touched_cap;
+};
+
+/* A confirm or tx.commit-ok waiting for the store's sync. */
+struct sync_wait {
+    uint64_t cookie;
+    struct channel *ch;              /* NULL once the channel is gone */
+    uint64_t seq;                    /* publish seq (confirm), 0 for a commit */
+    bool done;
 };
 
 /* ---- connection ------------------------------------------------------------ */
@@ -98,6 +114,7 @@ struct connection {
     uint32_t n_blocked;              /* consumers refused by can_deliver (all channels) */
     bool dropping;                   /* channel_free_all running: send nothing on channels */
     struct channel *confirm_head;    /* channels with confirms to send at batch end */
+    bool sync_touched;               /* on srv->touched */
 };
 
 /* connection.c */
@@ -257,6 +274,17 @@ struct channel {
     uint64_t pub_seq;                    /* last publish sequence number */
     uint64_t confirm_sent;               /* acks/nacks sent up to this seq */
     uint64_t confirm_ready;              /* acks ready to send up to this seq */
+    /*
+     * Publishes settled out of order wait here so confirms go out in seq
+     * order: states (CONFIRM_W_*) of seq win_base .. win_base + win_len - 1,
+     * a ring of win_cap (power of two).  Empty unless a persistent publish
+     * waits for the store's sync.
+     */
+    uint8_t *win;
+    uint64_t win_base;
+    uint32_t win_head, win_len, win_cap;
+    uint32_t sync_waits;                 /* this channel's entries in srv->waits */
+    uint32_t commits_waiting;            /* tx.commit-ok waiting for a sync */
     /* transactions */
     bool tx;                             /* tx.select seen */
     struct tx_publish *tx_pubs;
@@ -342,10 +370,28 @@ void handle_channel_message(struct channel *ch, const struct amqp_basic_publish 
  * tells whether a queue refused it.  The caller keeps its reference.
  */
 bool handle_basic_route(struct channel *ch, struct message *msg, bool mandatory,
-                        bool *rejected);
+                        bool *rejected, uint32_t *pending);
 
 /* handle_confirm.c */
 void handle_confirm_select(struct channel *ch, const struct amqp_method *m);
+/*
+ * The publish numbered seq (the next one, in order) was routed: pending
+ * (waits for the store's sync: confirm_complete later), else ack or nack.
+ */
+void confirm_publish(struct channel *ch, uint64_t seq, bool ack, bool pending);
+/* A pending publish's sync completed. */
+void confirm_complete(struct channel *ch, uint64_t seq, bool ok);
+void confirm_free(struct channel *ch);
+
+/* durable.c: the store seam (cookies awaiting sync) */
+/* Register a wait for ch (seq 0: a tx.commit) and ask the store to sync. */
+void durable_wait(struct channel *ch, uint64_t seq);
+/* ch goes away: its waits complete into nothing. */
+void durable_forget(struct channel *ch);
+/* End of an input batch: the store writes what it buffered. */
+void durable_flush(struct session_server *srv);
+/* Connection c has confirms to flush at the batch end. */
+void durable_touch(struct connection *c);
 /* The publish with sequence number seq is settled (ack, or nack). */
 void confirm_settle(struct channel *ch, uint64_t seq, bool ack);
 /* Send the channel's ready acks now (one ack, multiple=true when several). */
@@ -365,6 +411,8 @@ void tx_add_publish(struct channel *ch, struct message *msg, bool mandatory);
 void tx_add_settle(struct channel *ch, const struct unacked_entry *ue, enum tx_op op);
 /* Drop held publishes, requeue held settlements (channel closing). */
 void tx_release(struct channel *ch);
+/* A tx.commit waiting for the store's sync completed. */
+void tx_commit_complete(struct channel *ch, bool ok);
 
 /* ---- deliver.c: consumers, deliveries, settlement ------------------------------------ */
 

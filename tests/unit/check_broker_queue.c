@@ -421,7 +421,7 @@ struct hook_log {
     bool refuse;
 };
 
-static edad_status h_enq(void *ctx, struct queue *q, const struct queue_entry *e)
+static edad_status h_enq(void *ctx, struct queue *q, struct queue_entry *e)
 {
     struct hook_log *h = ctx;
     EDAD_UNUSED(q);

@@ -1,5 +1,5 @@
 /*
- * qstore.c - the ready storage of a queue: one level per priority, each a
+ * ready.c - the ready storage of a queue: one level per priority, each a
  * ring in publish order plus a sorted array of requeued entries, with
  * tombstones so an entry can leave from anywhere (TTL) after a binary
  * search by seq.  Counters of ready messages and bytes live here.  No
@@ -204,13 +204,13 @@ static void level_reset(struct qlevel *l)
     l->live = l->dead = 0;
 }
 
-void qstore_init(struct queue *q, uint32_t nlevels)
+void ready_init(struct queue *q, uint32_t nlevels)
 {
     q->nlevels = nlevels ? nlevels : 1;
     q->levels = xcalloc(q->nlevels, sizeof(*q->levels));
 }
 
-void qstore_free(struct queue *q)
+void ready_free(struct queue *q)
 {
     for (uint32_t i = 0; i < q->nlevels; i++)
         level_reset(&q->levels[i]);
@@ -222,7 +222,7 @@ void qstore_free(struct queue *q)
     q->ready_bytes = 0;
 }
 
-uint32_t qstore_level(const struct queue *q, const struct message *m)
+uint32_t ready_level(const struct queue *q, const struct message *m)
 {
     if (q->nlevels <= 1 || !(m->flags & MESSAGE_F_PRIORITY))
         return 0;
@@ -249,16 +249,16 @@ static void level_gone(struct queue *q, uint32_t level, const struct queue_entry
     }
 }
 
-void qstore_push(struct queue *q, const struct queue_entry *e)
+void ready_push(struct queue *q, const struct queue_entry *e)
 {
-    uint32_t level = qstore_level(q, e->msg);
+    uint32_t level = ready_level(q, e->msg);
     ring_push(&q->levels[level].ring, e);
     level_added(q, level, e);
 }
 
-void qstore_requeue(struct queue *q, const struct queue_entry *e)
+void ready_requeue(struct queue *q, const struct queue_entry *e)
 {
-    uint32_t level = qstore_level(q, e->msg);
+    uint32_t level = ready_level(q, e->msg);
     sorted_insert(&q->levels[level].req, e);
     level_added(q, level, e);
 }
@@ -276,7 +276,7 @@ static void level_trim(struct qlevel *l)
     }
 }
 
-bool qstore_take(struct queue *q, struct queue_entry *e)
+bool ready_take(struct queue *q, struct queue_entry *e)
 {
     int level = top_level(q);
     if (level < 0)
@@ -298,7 +298,7 @@ bool qstore_take(struct queue *q, struct queue_entry *e)
     return true;
 }
 
-struct queue_entry *qstore_find(struct queue *q, uint32_t level, uint64_t seq)
+struct queue_entry *ready_find(struct queue *q, uint32_t level, uint64_t seq)
 {
     if (level >= q->nlevels)
         return NULL;
@@ -316,7 +316,7 @@ struct queue_entry *qstore_find(struct queue *q, uint32_t level, uint64_t seq)
     return NULL;
 }
 
-void qstore_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
+void ready_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
                    struct queue_entry *out)
 {
     struct qlevel *l = &q->levels[level];
