@@ -102,9 +102,9 @@ static void read_back(bool read_only)
     size_t n = 0;
     while (qstore_iter_next(it, &r) == EDAD_OK) {
         uint64_t seq = r.seq;
-        size_t blen = r.body.len;
+        size_t blen = r.body.len, mlen = r.meta.len;
         if (qstore_read_at(qs, r.loc, &again) != EDAD_OK || again.seq != seq ||
-            again.body.len != blen)
+            again.body.len != blen || again.meta.len != mlen)
             abort();    /* the two readers disagree */
         n++;
     }

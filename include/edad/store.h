@@ -206,6 +206,12 @@ struct store_msg {
     struct edad_bytes routing_key;  /* <= 255 bytes */
     struct edad_bytes props;        /* content-header property bytes, verbatim */
     struct edad_bytes body;
+    /*
+     * Optional, opaque to the store (the broker's x-death history and TTL
+     * base): checksummed with the record and returned on read; empty
+     * writes the older record layout.
+     */
+    struct edad_bytes meta;
 };
 
 /*
@@ -241,6 +247,15 @@ void qstore_mark_delivered(struct qstore *qs, uint64_t seq);
  */
 edad_status qstore_purge(struct qstore *qs, const struct store_loc *keep, size_t nkeep,
                          uint64_t *purged);
+
+/*
+ * The records at locs[0..n) (packed store_loc_pack values; sorted in
+ * place) left the queue for good: a segment whose live records are all
+ * listed is deleted at once, the others get ack entries (as qstore_ack).
+ * Unknown or already acked locations are ignored.  *acked (may be NULL)
+ * gets how many records went.  Errors: EDAD_ERR_STATE (read-only).
+ */
+edad_status qstore_ack_many(struct qstore *qs, uint64_t *locs, size_t n, uint64_t *acked);
 
 /*
  * Delete the queue's directory and free qs (its iterators must be freed
@@ -288,6 +303,7 @@ struct store_rec {
     uint32_t flags;
     bool redelivered;           /* seq <= delivered mark: may have been delivered */
     struct edad_bytes exchange, routing_key, props, body;
+    struct edad_bytes meta;     /* store_msg.meta as appended (empty: none) */
 };
 
 /*

@@ -3,10 +3,11 @@
  * rejected without requeue, expired, dropped by x-max-length or over its
  * delivery limit is copied, its death history (x-death) updated, and
  * routed to the queue's x-dead-letter-exchange with the queue's
- * x-dead-letter-routing-key or its own routing key; queues that would
- * close a cycle without a rejection in it are skipped.  Routing happens
- * after the operation that caused it (never recursively).  The AMQP
- * encoding of the history is the session's (message_deaths).
+ * x-dead-letter-routing-key (the CC header dropped) or its own routing
+ * key and CC keys; queues that would close a cycle without a rejection in
+ * it are skipped.  Routing happens after the operation that caused it
+ * (never recursively).  The AMQP encoding of the history is the
+ * session's (message_deaths); its persistence is persist.c's.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "dedup_int.h"
 #include "exchange_int.h"
 #include "message_int.h"
+#include "persist_int.h"
 #include "queue_int.h"
 
 struct dl_pending {
@@ -97,6 +99,21 @@ static struct broker_deaths *deaths_pack(const struct deaths_build *db)
     return ds;
 }
 
+struct broker_deaths *deadletter_deaths_new(const struct broker_death *v, uint32_t n,
+                                            const struct edad_bytes first[3],
+                                            const struct edad_bytes last[3])
+{
+    struct deaths_build db;
+    memset(&db, 0, sizeof(db));
+    db.n = n < EDAD_ARRAY_LEN(db.v) ? n : (uint32_t)EDAD_ARRAY_LEN(db.v);
+    memcpy(db.v, v, sizeof(*v) * db.n);
+    for (int i = 0; i < 3; i++) {
+        db.first[i] = first[i];
+        db.last[i] = last[i];
+    }
+    return deaths_pack(&db);
+}
+
 /*
  * RabbitMQ's record_death: the (queue, reason) record gets count + 1 and
  * moves to the front, or a new one is put in front; x-first-death-* are
@@ -174,6 +191,9 @@ static void dl_route(struct broker *b, struct dl_pending *p)
     struct vhost *vh = p->vh;
     struct edad_bytes xname = {(const uint8_t *)p->dlx, p->dlx_len};
     struct exchange *x = exchange_find(vh, xname);
+    /* header lookups of this dead letter (CC keys, dedup) start from an
+     * empty scratch: a timer run may dead-letter thousands in a row */
+    codec_reset(b);
     if (!x) {
         log_debug("dead letter dropped: no exchange '%.*s' in vhost '%s'", (int)p->dlx_len,
                   p->dlx, vh->name);
@@ -194,8 +214,7 @@ static void dl_route(struct broker *b, struct dl_pending *p)
             continue;
         }
         /* a deduplicating queue drops a dead letter it has seen (LavinMQ) */
-        if (qs[i]->dedup &&
-            dedup_check(qs[i]->dedup, codec_headers(b, p->msg), broker_now_ms(b)))
+        if (qs[i]->dedup && dedup_check_queue(qs[i], codec_headers(b, p->msg)))
             continue;
         queue_enqueue(qs[i], p->msg, NULL);
     }
@@ -242,7 +261,15 @@ void deadletter_entry(struct queue *q, const struct queue_entry *e,
     struct broker_deaths *ds = deaths_record(m, q, reason, expbuf);
     struct edad_bytes dlx = q->dlx->v.str;
     struct edad_bytes rk = q->dlrk ? q->dlrk->v.str : message_routing_key(m);
-    struct message *dm = message_new_dead(dlx, rk, message_props(m), message_body(m), m, ds);
+    /* with x-dead-letter-routing-key the CC header goes (RabbitMQ's
+     * make_msg); without it, the dead letter is routed by its CC keys too */
+    struct message *nocc = NULL;
+    if (q->dlrk && b->codec.without_header &&
+        broker_table_get(codec_headers(b, m), "CC") != NULL)
+        nocc = b->codec.without_header(b->codec.ctx, m, "CC");
+    struct edad_bytes props = message_props(nocc ? nocc : m);
+    struct message *dm = message_new_dead(dlx, rk, props, message_body(m), m, ds);
+    message_unref(&nocc);
     if (!dm)
         return;
     struct dl_pending *p = xmalloc(sizeof(*p) + dlx.len + 1);

@@ -4,7 +4,10 @@
  * a hash map in insertion order; at x-cache-size keys the oldest goes, and
  * a key older than its TTL no longer counts (dropped when next looked up).
  * Values compare by type and value (integers of any width as one number).
- * Not here: where caches are consulted (publish.c) or persisted.
+ * The caches of durable queues and exchanges report every key they add
+ * (and their deletion) through the broker hooks, which persist them, and
+ * are refilled at recovery (dedup_restore).  Not here: where caches are
+ * consulted (publish.c, deadletter.c) or the files (server_persist.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 #include "args_int.h"
 #include "broker_int.h"
 #include "dedup_int.h"
+#include "exchange_int.h"
+#include "queue_int.h"
 
 struct dedup_entry {
     struct dedup_entry *next, *prev;    /* insertion order, oldest first */
@@ -28,6 +33,11 @@ struct dedup {
     bool has_ttl;
     uint64_t ttl_ms;                    /* x-cache-ttl */
     char *header;                       /* x-deduplication-header */
+    /* persistence (durable owners): set by the first check through the owner */
+    struct broker *b;                   /* NULL: not persisted */
+    char kind;                          /* 'q' queue, 'x' exchange */
+    char *vhost, *name;
+    void *persist;                      /* the hooks' handle */
 };
 
 /* Fixed seed: keys are the same bytes whatever the process. */
@@ -192,6 +202,11 @@ void dedup_free(struct dedup *d)
 {
     if (!d)
         return;
+    /* the owner is gone (the hooks are cleared before a shutdown frees it) */
+    if (d->b && d->persist && d->b->hooks.dedup_delete)
+        d->b->hooks.dedup_delete(d->b->hooks.persist_ctx, d->persist);
+    free(d->vhost);
+    free(d->name);
     struct dedup_entry *e = d->oldest;
     while (e) {
         struct dedup_entry *n = e->next;
@@ -258,8 +273,98 @@ bool dedup_check(struct dedup *d, const struct broker_table *headers, uint64_t n
             d->oldest = e;
         d->newest = e;
         hmap_insert(&d->map, h, e);
+        if (d->b && d->b->hooks.dedup_add)
+            d->b->hooks.dedup_add(d->b->hooks.persist_ctx, &d->persist, d, d->kind, d->vhost,
+                                  d->name, e->key, e->key_len, e->expires_ms);
     }
     if (k.p != k.small)
         free(k.p);
     return dup;
+}
+
+/* ---- persistence ------------------------------------------------------------------------ */
+
+/* A durable owner's cache reports its keys from now on. */
+static void dedup_own(struct dedup *d, struct broker *b, char kind, const char *vhost,
+                      const char *name)
+{
+    if (d->b)
+        return;
+    d->b = b;
+    d->kind = kind;
+    d->vhost = xstrdup(vhost);
+    d->name = xstrdup(name);
+}
+
+bool dedup_check_queue(struct queue *q, const struct broker_table *headers)
+{
+    if (q->durable && !q->exclusive && q->vh)
+        dedup_own(q->dedup, q->b, 'q', q->vh->name, q->name);
+    return dedup_check(q->dedup, headers, broker_now_ms(q->b));
+}
+
+bool dedup_check_exchange(struct exchange *x, const struct broker_table *headers)
+{
+    struct broker *b = x->vh->broker;
+    if (x->durable)
+        dedup_own(x->dedup, b, 'x', x->vh->name, x->name);
+    return dedup_check(x->dedup, headers, broker_now_ms(b));
+}
+
+struct dedup *dedup_of(struct vhost *vh, char kind, struct edad_bytes name)
+{
+    if (kind == 'q') {
+        struct queue *q = queue_find(vh, name);
+        if (!q || !q->durable || q->exclusive || !q->dedup)
+            return NULL;
+        dedup_own(q->dedup, q->b, 'q', vh->name, q->name);
+        return q->dedup;
+    }
+    struct exchange *x = exchange_find(vh, name);
+    if (!x || !x->durable || !x->dedup)
+        return NULL;
+    dedup_own(x->dedup, vh->broker, 'x', vh->name, x->name);
+    return x->dedup;
+}
+
+void dedup_attach(struct dedup *d, void *handle)
+{
+    d->persist = handle;
+}
+
+void dedup_restore(struct dedup *d, const uint8_t *key, size_t len, uint64_t expires_ms)
+{
+    struct dkey k = {key, len};
+    uint64_t h = hash_bytes(key, len, DEDUP_SEED);
+    struct dedup_entry *e = hmap_find(&d->map, h, entry_eq, &k);
+    if (e)
+        entry_unlink(d, e);             /* added again later: the newer one counts */
+    while (d->map.count >= d->cap && d->oldest)
+        entry_unlink(d, d->oldest);
+    e = xmalloc(sizeof(*e) + len);
+    e->hash = h;
+    e->expires_ms = expires_ms;
+    e->key_len = (uint32_t)len;
+    memcpy(e->key, key, len);
+    e->next = NULL;
+    e->prev = d->newest;
+    if (d->newest)
+        d->newest->next = e;
+    else
+        d->oldest = e;
+    d->newest = e;
+    hmap_insert(&d->map, h, e);
+}
+
+void dedup_foreach(const struct dedup *d,
+                   void (*fn)(void *ctx, const uint8_t *key, size_t len, uint64_t expires_ms),
+                   void *ctx)
+{
+    for (const struct dedup_entry *e = d->oldest; e; e = e->next)
+        fn(ctx, e->key, e->key_len, e->expires_ms);
+}
+
+uint32_t dedup_capacity(const struct dedup *d)
+{
+    return d->cap;
 }

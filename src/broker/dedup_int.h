@@ -37,4 +37,12 @@ bool dedup_check(struct dedup *d, const struct broker_table *headers, uint64_t n
 /* Keys held (expired ones included until evicted or looked up). */
 uint32_t dedup_count(const struct dedup *d);
 
+/*
+ * dedup_check on the cache of q (of x) at the broker's now; the cache of
+ * a durable (non-exclusive) queue or a durable exchange reports the keys
+ * it adds through hooks.dedup_add, so they survive a restart.
+ */
+bool dedup_check_queue(struct queue *q, const struct broker_table *headers);
+bool dedup_check_exchange(struct exchange *x, const struct broker_table *headers);
+
 #endif

@@ -5,14 +5,17 @@
  * to release - behind one broker timer per exchange, then are routed by
  * the exchange's x-delayed-type as if published then.  Millions of held
  * messages cost memory for their bodies and these entries, and no work
- * per tick.  Not here: deciding to hold (publish.c) or the declare rules
- * (exchange.c).
+ * per tick.  On a durable exchange persistent messages are also stored
+ * (one internal store queue per exchange, through the broker hooks) when
+ * held and acked when released, so they survive a restart.  Not here:
+ * deciding to hold (publish.c) or the declare rules (exchange.c).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "args_int.h"
 #include "exchange_int.h"
+#include "message_int.h"
 
 /* Messages released per timer run and exchange; the rest go next run. */
 #define DELAY_RELEASE_BATCH 4096u
@@ -21,8 +24,9 @@
 
 struct delay_item {
     uint64_t due;
-    uint64_t seq;
+    uint64_t seq;               /* order among equal due times */
     struct message *m;
+    uint64_t loc;               /* store location; 0: not stored */
 };
 
 struct delay_store {
@@ -31,6 +35,7 @@ struct delay_store {
     struct delay_item *heap;
     uint32_t n, cap;
     uint64_t next_seq;
+    void *store;                /* the hooks' store handle; NULL: nothing stored yet */
 };
 
 /* ---- x-delay --------------------------------------------------------------------------- */
@@ -161,27 +166,79 @@ static void delay_fire(struct broker_timer *t, uint64_t now_ms)
         codec_reset(b);
         route_and_enqueue(x->vh, x, it.m, NULL, true, NULL);
         message_unref(&it.m);
+        if (it.loc && s->store && b->hooks.delayed_release)
+            b->hooks.delayed_release(b->hooks.persist_ctx, s->store, it.loc);
         /* routing never deletes exchanges, so x and s are still here */
     }
     if (s->n)
         broker_timer_arm(b, &s->timer, s->heap[0].due);
 }
 
-void delay_hold(struct exchange *x, struct message *m, uint64_t delay_ms)
+static struct delay_store *delay_store_of(struct exchange *x)
 {
-    struct broker *b = x->vh->broker;
     struct delay_store *s = x->delay;
     if (!s) {
         s = xcalloc(1, sizeof(*s));
         s->x = x;
         s->timer.fire = delay_fire;
+        s->next_seq = 1;
         x->delay = s;
     }
+    return s;
+}
+
+static void delay_push(struct delay_store *s, const struct delay_item *it)
+{
+    heap_push(s, it);
+    if (s->heap[0].seq == it->seq && s->heap[0].due == it->due)
+        broker_timer_arm(s->x->vh->broker, &s->timer, it->due);
+}
+
+int delay_hold(struct exchange *x, struct message *m, uint64_t delay_ms)
+{
+    struct broker *b = x->vh->broker;
+    struct delay_store *s = delay_store_of(x);
     uint64_t now = broker_now_ms(b);
-    struct delay_item it = {now + delay_ms, s->next_seq++, message_ref(m)};
-    heap_push(s, &it);
-    if (s->heap[0].seq == it.seq)
-        broker_timer_arm(b, &s->timer, it.due);
+    struct delay_item it = {now + delay_ms, s->next_seq++, m, 0};
+    int stored = 0;
+    if (x->durable && message_persistent(m) && b->hooks.delayed_hold) {
+        edad_status st = b->hooks.delayed_hold(b->hooks.persist_ctx, x->vh->name, x->name,
+                                               &s->store, m, it.seq, delay_ms, &it.loc);
+        if (st == EDAD_OK)
+            stored = 1;
+        else if (st != EDAD_ERR_TOO_LARGE)
+            return -1;      /* the store failed: not held, the publisher is told */
+        /* too large to store (a 255-byte exchange name): held in memory only */
+    }
+    message_ref(m);
+    delay_push(s, &it);
+    return stored;
+}
+
+bool exchange_delayed_attach(struct exchange *x, void *handle, uint64_t next_seq)
+{
+    if (!x->delayed)
+        return false;
+    struct delay_store *s = delay_store_of(x);
+    s->store = handle;
+    if (s->next_seq < next_seq)
+        s->next_seq = next_seq;
+    return true;
+}
+
+void exchange_delayed_restore(struct exchange *x, struct message *m, uint64_t seq,
+                              uint64_t due_ms, uint64_t order_key, uint64_t loc)
+{
+    struct delay_store *s = delay_store_of(x);
+    struct delay_item it = {due_ms, seq, message_ref(m), loc};
+    if (due_ms <= broker_now_ms(x->vh->broker)) {
+        /* due while edad was down: before anything else, in their due order */
+        it.due = 0;
+        it.seq = order_key << 20 | (seq & 0xfffff);
+    }
+    if (s->next_seq <= seq)
+        s->next_seq = seq + 1;
+    delay_push(s, &it);
 }
 
 uint64_t delay_count(const struct exchange *x)
@@ -195,7 +252,11 @@ void delay_store_free(struct exchange *x)
     if (!s)
         return;
     x->delay = NULL;
-    broker_timer_cancel(x->vh->broker, &s->timer);
+    struct broker *b = x->vh->broker;
+    broker_timer_cancel(b, &s->timer);
+    /* the exchange is gone (the hooks are cleared before a shutdown frees it) */
+    if (s->store && b->hooks.delayed_delete)
+        b->hooks.delayed_delete(b->hooks.persist_ctx, s->store);
     for (uint32_t i = 0; i < s->n; i++)
         message_unref(&s->heap[i].m);
     free(s->heap);

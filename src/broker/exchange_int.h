@@ -112,6 +112,10 @@ struct route_ctx {
                                    property lookups) */
     bool no_delay;              /* a delayed message being released: never hold */
     uint32_t held;              /* messages held by delayed exchanges */
+    uint32_t held_stored;       /* of which stored (durable exchange, persistent) */
+    uint32_t held_failed;       /* not held: the store could not take them */
+    /* sender-selected distribution: the CC and BCC header arrays (or NULL) */
+    const struct broker_array *cc, *bcc;
 };
 
 /* Add b's destination to the result (queues once, exchanges to the walk). */
@@ -149,8 +153,13 @@ bool broker_reply_route(struct broker *b, struct edad_bytes rk, struct message *
  * 0 < delay <= 2^32-1 ms.  False: route it now.
  */
 bool delay_of(const struct broker_table *headers, uint64_t *delay_ms);
-/* Hold m (taking a reference) on x until now + delay_ms. */
-void delay_hold(struct exchange *x, struct message *m, uint64_t delay_ms);
+/*
+ * Hold m (taking a reference) on x until now + delay_ms.  A persistent
+ * message on a durable exchange is stored first (hooks.delayed_hold).
+ * Returns 1 held and stored, 0 held in memory only, -1 not held (the
+ * store failed).
+ */
+int delay_hold(struct exchange *x, struct message *m, uint64_t delay_ms);
 /* Messages x holds. */
 uint64_t delay_count(const struct exchange *x);
 /* Drop everything x holds and its timer (exchange deletion). */

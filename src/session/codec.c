@@ -2,7 +2,7 @@
  * codec.c - the message codec the session registers with the broker: a
  * message's application headers and basic properties decoded from the
  * property bytes it keeps verbatim, and a copy with one header replaced
- * (the x-delay swap of delayed messages).  The broker calls it when no
+ * (the x-delay swap of delayed messages) or removed (BCC).  The broker calls it when no
  * connection is at hand (delayed releases, dedup keys, hash-property).
  */
 #include <inttypes.h>
@@ -56,10 +56,10 @@ static bool codec_property(void *ctx, const struct message *m, const char *name,
     return false;
 }
 
-static struct message *codec_with_header_int(void *ctx, const struct message *m,
-                                             const char *key, int64_t v)
+/* A copy of m with header key set to the integer *v, or removed when v is NULL. */
+static struct message *codec_rewrite_header(const struct message *m, const char *key,
+                                            const int64_t *v)
 {
-    EDAD_UNUSED(ctx);
     struct arena a;
     struct message *out = NULL;
     struct amqp_basic_properties props;
@@ -72,23 +72,29 @@ static struct message *codec_with_header_int(void *ctx, const struct message *m,
         goto done;
     uint32_t k = 0, at = n;
     for (uint32_t i = 0; i < n; i++) {
-        if (at == n && bytes_eq_cstr(props.headers.entries[i].key, key))
-            at = k;             /* replaced in place, order kept */
+        if (bytes_eq_cstr(props.headers.entries[i].key, key)) {
+            if (!v)
+                continue;       /* removed (every copy of the key) */
+            if (at == n)
+                at = k;         /* replaced in place, order kept */
+        }
         e[k++] = props.headers.entries[i];
     }
-    if (at == n) {
+    if (v && at == n) {
         memset(&e[k], 0, sizeof(e[k]));
         e[k].key = bytes_from_cstr(key);
         at = k++;
     }
-    if (v >= INT32_MIN && v <= INT32_MAX) {
+    if (v && *v >= INT32_MIN && *v <= INT32_MAX) {
         e[at].value.kind = AMQP_FIELD_I32;
-        e[at].value.v.i32 = (int32_t)v;
-    } else {
+        e[at].value.v.i32 = (int32_t)*v;
+    } else if (v) {
         e[at].value.kind = AMQP_FIELD_I64;
-        e[at].value.v.i64 = v;
+        e[at].value.v.i64 = *v;
     }
-    props.flags |= AMQP_BASIC_HEADERS_FLAG;
+    if (v)
+        props.flags |= AMQP_BASIC_HEADERS_FLAG;
+    /* a removal keeps the headers property, empty if BCC was alone (RabbitMQ) */
     props.headers.count = k;
     props.headers.entries = e;
     props.headers.raw = EDAD_BYTES_NULL;
@@ -113,11 +119,26 @@ done:
     return out;
 }
 
+static struct message *codec_with_header_int(void *ctx, const struct message *m,
+                                             const char *key, int64_t v)
+{
+    EDAD_UNUSED(ctx);
+    return codec_rewrite_header(m, key, &v);
+}
+
+static struct message *codec_without_header(void *ctx, const struct message *m,
+                                            const char *key)
+{
+    EDAD_UNUSED(ctx);
+    return codec_rewrite_header(m, key, NULL);
+}
+
 static const struct broker_codec session_codec = {
     .ctx = NULL,
     .headers = codec_headers,
     .property = codec_property,
     .with_header_int = codec_with_header_int,
+    .without_header = codec_without_header,
 };
 
 void session_codec_register(struct broker *b)

@@ -22,36 +22,42 @@ uint64_t rec_msg_size(const struct store_msg *m)
 {
     if (m->exchange.len > 255 || m->routing_key.len > 255)
         return 0;
-    uint64_t n = (uint64_t)REC_MSG_HDR + m->exchange.len + m->routing_key.len;
-    if (m->props.len > STORE_RECORD_MAX || m->body.len > STORE_RECORD_MAX)
+    uint64_t n = (uint64_t)(m->meta.len ? REC_MSG_META_HDR : REC_MSG_HDR) + m->exchange.len +
+                 m->routing_key.len;
+    if (m->props.len > STORE_RECORD_MAX || m->body.len > STORE_RECORD_MAX ||
+        m->meta.len > STORE_RECORD_MAX)
         return 0;
-    n += (uint64_t)m->props.len + m->body.len;
+    n += (uint64_t)m->props.len + m->body.len + m->meta.len;
     return n > STORE_RECORD_MAX ? 0 : n;
+}
+
+static uint8_t *put_bytes(uint8_t *p, struct edad_bytes b)
+{
+    if (b.len)
+        memcpy(p, b.ptr, b.len);
+    return p + b.len;
 }
 
 void rec_encode_msg(uint8_t *out, uint64_t len, const struct store_msg *m)
 {
-    uint8_t *p = out + REC_MSG_HDR;
+    bool meta = m->meta.len > 0;
+    uint8_t *p = out + (meta ? REC_MSG_META_HDR : REC_MSG_HDR);
     put_u32(out, REC_MAGIC);
     put_u32(out + 4, (uint32_t)len);
-    put_u32(out + 12, REC_MSG);
+    put_u32(out + 12, meta ? REC_MSG_META : REC_MSG);
     put_u64(out + 16, m->seq);
     put_u32(out + 24, m->flags);
     put_u32(out + 28, (uint32_t)m->props.len);
     put_u32(out + 32, (uint32_t)m->body.len);
     out[36] = (uint8_t)m->exchange.len;
     out[37] = (uint8_t)m->routing_key.len;
-    if (m->exchange.len)
-        memcpy(p, m->exchange.ptr, m->exchange.len);
-    p += m->exchange.len;
-    if (m->routing_key.len)
-        memcpy(p, m->routing_key.ptr, m->routing_key.len);
-    p += m->routing_key.len;
-    if (m->props.len)
-        memcpy(p, m->props.ptr, m->props.len);
-    p += m->props.len;
-    if (m->body.len)
-        memcpy(p, m->body.ptr, m->body.len);
+    if (meta)
+        put_u32(out + 38, (uint32_t)m->meta.len);
+    p = put_bytes(p, m->exchange);
+    p = put_bytes(p, m->routing_key);
+    p = put_bytes(p, m->meta);
+    p = put_bytes(p, m->props);
+    put_bytes(p, m->body);
     put_u32(out + 8, rec_crc(out, (uint32_t)len));
 }
 
@@ -71,6 +77,7 @@ static bool len_sane(uint32_t type, uint32_t len)
 {
     switch (type) {
     case REC_MSG: return len >= REC_MSG_HDR && len <= STORE_RECORD_MAX;
+    case REC_MSG_META: return len >= REC_MSG_META_HDR && len <= STORE_RECORD_MAX;
     case REC_FOOTER: return len == REC_FOOTER_LEN;
     default: return false;
     }
@@ -113,13 +120,21 @@ enum rec_verdict rec_parse(const uint8_t *p, size_t avail, struct rec_view *v)
     v->flags = get_u32(p + 24);
     uint32_t plen = get_u32(p + 28), blen = get_u32(p + 32);
     uint32_t xlen = p[36], klen = p[37];
-    if ((uint64_t)REC_MSG_HDR + xlen + klen + plen + blen != v->len)
+    uint32_t hdr = REC_MSG_HDR, mlen = 0;
+    if (v->type == REC_MSG_META) {
+        hdr = REC_MSG_META_HDR;
+        mlen = get_u32(p + 38);
+        v->type = REC_MSG;
+    }
+    if ((uint64_t)hdr + xlen + klen + mlen + plen + blen != v->len)
         return REC_BAD_SKIP;    /* checksum fine but fields inconsistent */
-    const uint8_t *q = p + REC_MSG_HDR;
+    const uint8_t *q = p + hdr;
     v->exchange = (struct edad_bytes){q, xlen};
     q += xlen;
     v->routing_key = (struct edad_bytes){q, klen};
     q += klen;
+    v->meta = (struct edad_bytes){q, mlen};
+    q += mlen;
     v->props = (struct edad_bytes){q, plen};
     q += plen;
     v->body = (struct edad_bytes){q, blen};

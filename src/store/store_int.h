@@ -27,16 +27,20 @@
  * Record: u32 magic, u32 len (whole record), u32 crc32c (over bytes 0..8
  * and 12..len), u32 type.  Message records go on with u64 seq, u32 flags,
  * u32 props_len, u32 body_len, u8 exchange_len, u8 rk_len, then exchange,
- * routing key, props, body.  The footer closes a segment: u32 records,
- * u32 reserved, u64 highest seq.
+ * routing key, props, body.  A message record with meta (type 3) has a
+ * u32 meta_len after rk_len (42-byte header) and the meta bytes after the
+ * routing key; readers see it as REC_MSG with rec_view.meta set.  The
+ * footer closes a segment: u32 records, u32 reserved, u64 highest seq.
  */
 #define REC_MAGIC 0x31524445u   /* "EDR1" */
 #define REC_BASE 16u
 #define REC_MSG_HDR 38u
+#define REC_MSG_META_HDR 42u
 #define REC_FOOTER_LEN 32u
 enum rec_type {
     REC_MSG = 1,
     REC_FOOTER = 2,
+    REC_MSG_META = 3,           /* on disk only: rec_parse reports REC_MSG */
 };
 
 /* Ack entry: u32 offset, u32 crc32c(offset, segment number). */
@@ -84,6 +88,7 @@ struct rec_view {
     uint64_t seq;
     uint32_t flags;
     struct edad_bytes exchange, routing_key, props, body;
+    struct edad_bytes meta;     /* empty unless the record carries meta */
     uint32_t footer_records;    /* REC_FOOTER */
 };
 
@@ -187,7 +192,10 @@ struct qstore {
     /* reading */
     int rfd;                    /* cached read fd of segment rfd_seg */
     uint32_t rfd_seg;
-    struct sbuf rbuf;
+    struct sbuf rbuf;           /* qstore_read_at: also its read-ahead window */
+    uint32_t ra_seg, ra_off;    /* the window holds segment ra_seg's bytes */
+    size_t ra_len;              /* [ra_off, ra_off + ra_len) (flushed bytes only) */
+    bool ra_used;               /* read since the last qstore_maintain (else freed) */
     uint32_t iters;             /* open iterators */
     uint64_t damaged, dropped_bytes;
 };

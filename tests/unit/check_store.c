@@ -174,6 +174,7 @@ static const struct store_msg *mk(struct tmsg *t, uint64_t seq)
     t->m.routing_key = bytes_from_cstr(t->rk);
     t->m.props = (struct edad_bytes){t->props, 4};
     t->m.body = (struct edad_bytes){t->body, n};
+    t->m.meta = (struct edad_bytes){NULL, 0};
     return &t->m;
 }
 
@@ -1163,6 +1164,106 @@ START_TEST(read_only_open_changes_nothing)
 }
 END_TEST
 
+/* ---- meta (x-death history, TTL base): optional, checksummed ------------------------- */
+
+/* Message seq gets meta when seq % 3 != 0 (some empty: the old layout). */
+static void meta_of(uint64_t seq, uint8_t *buf, struct edad_bytes *meta)
+{
+    size_t n = seq % 3 == 0 ? 0 : (size_t)(seq % 50 + 1);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)(seq * 7 + i);
+    *meta = (struct edad_bytes){buf, n};
+}
+
+START_TEST(meta_round_trips_and_old_records_read_without_it)
+{
+    struct store *st = open_store(false, 8192, 1000);
+    struct qstore *qs = queue(st, "/", "qmeta");
+    struct store_loc locs[300];
+    for (uint64_t s = 1; s <= 300; s++) {
+        struct tmsg t;
+        uint8_t mb[64];
+        mk(&t, s);
+        meta_of(s, mb, &t.m.meta);
+        ck_assert_int_eq(qstore_append(qs, &t.m, &locs[s - 1]), EDAD_OK);
+    }
+    ck_assert_int_eq(store_flush(st), EDAD_OK);
+    store_close(st);
+
+    st = open_store(false, 8192, 1000);
+    qs = store_queue_find(st, bytes_from_cstr("/"), bytes_from_cstr("qmeta"));
+    ck_assert_ptr_nonnull(qs);
+    struct qstore_iter *it = qstore_iter_new(qs);
+    struct store_rec r;
+    uint64_t seq = 1;
+    while (qstore_iter_next(it, &r) == EDAD_OK) {
+        uint8_t mb[64];
+        struct edad_bytes want;
+        meta_of(seq, mb, &want);
+        check_rec(&r, seq);
+        ck_assert_msg(bytes_eq(r.meta, want), "seq %llu: meta (%zu vs %zu bytes)",
+                      (unsigned long long)seq, r.meta.len, want.len);
+        seq++;
+    }
+    qstore_iter_free(it);
+    ck_assert_uint_eq(seq, 301);
+    for (uint64_t s = 1; s <= 300; s += 29) {
+        uint8_t mb[64];
+        struct edad_bytes want;
+        meta_of(s, mb, &want);
+        ck_assert_int_eq(qstore_read_at(qs, locs[s - 1], &r), EDAD_OK);
+        check_rec(&r, s);
+        ck_assert(bytes_eq(r.meta, want));
+    }
+    struct store_stats ss;
+    store_get_stats(st, &ss);
+    ck_assert_uint_eq(ss.damaged_records, 0);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(meta_byte_flip_is_damage)
+{
+    struct store *st = open_store(false, 1 << 20, 1000);
+    struct qstore *qs = queue(st, "/", "qflip");
+    struct tmsg t;
+    uint8_t mb[64];
+    struct store_loc loc;
+    for (uint64_t s = 1; s <= 3; s++) {
+        mk(&t, s);
+        memset(mb, 0xA5, sizeof(mb));
+        t.m.meta = (struct edad_bytes){mb, 40};
+        ck_assert_int_eq(qstore_append(qs, &t.m, s == 2 ? &loc : &(struct store_loc){0, 0}),
+                         EDAD_OK);
+    }
+    ck_assert_int_eq(store_flush(st), EDAD_OK);
+    char *path = strdup(qstore_dir(qs));
+    store_close(st);
+    /* record 2's meta starts after the 42-byte header, exchange and routing key */
+    char seg[512];
+    snprintf(seg, sizeof(seg), "%s/msgs.%010u", path, loc.seg);
+    free(path);
+    int fd = open(seg, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t c;
+    off_t at = (off_t)loc.off + 42 + 0 + 4 + 5;   /* "" exchange, "rk.2", inside meta */
+    ck_assert_int_eq(pread(fd, &c, 1, at), 1);
+    ck_assert_uint_eq(c, 0xA5);
+    c ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+
+    st = open_store(false, 1 << 20, 1000);
+    qs = store_queue_find(st, bytes_from_cstr("/"), bytes_from_cstr("qflip"));
+    uint64_t want[] = {1, 3};
+    ck_assert_uint_eq(read_all(qs, want, 2), 2);
+    struct store_stats ss;
+    store_get_stats(st, &ss);
+    ck_assert_uint_eq(ss.damaged_records, 1);
+    store_close(st);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1197,6 +1298,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, definitions_atomic_write_and_read);
     tcase_add_test(tc, taken_directory_name_gets_a_suffix);
     tcase_add_test(tc, read_only_open_changes_nothing);
+    tcase_add_test(tc, meta_round_trips_and_old_records_read_without_it);
+    tcase_add_test(tc, meta_byte_flip_is_damage);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -95,6 +95,7 @@ static const struct store_msg *mk(struct tmsg *t, uint64_t seq)
     t->m.routing_key = bytes_from_cstr(t->rk);
     t->m.props = bytes_from_cstr("\x80\x00\x02");
     t->m.body = (struct edad_bytes){t->body, n};
+    t->m.meta = (struct edad_bytes){NULL, 0};
     return &t->m;
 }
 
