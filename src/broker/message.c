@@ -168,6 +168,27 @@ int64_t message_expiration_ms(const struct message *m)
     return m->expiration_ms;
 }
 
+/* Stand-ins for paged entries: [0] no priority, [1 + p] priority p. */
+static struct message *paged_stubs[257];
+
+struct message *message_paged_stub(int priority)
+{
+    size_t i = priority < 0 ? 0 : 1 + (size_t)(priority > 255 ? 255 : priority);
+    struct message *m = paged_stubs[i];
+    if (!m) {
+        m = xcalloc(1, sizeof(*m));
+        m->refs = UINT32_C(1) << 30;    /* never reaches zero */
+        m->flags = MESSAGE_F_PERSISTENT | MESSAGE_F_STUB;
+        if (priority >= 0) {
+            m->flags |= MESSAGE_F_PRIORITY;
+            m->priority = (uint8_t)(i - 1);
+        }
+        m->expiration_ms = -1;
+        paged_stubs[i] = m;
+    }
+    return m;
+}
+
 uint32_t message_refcount(const struct message *m)
 {
     return m->refs;

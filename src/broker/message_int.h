@@ -14,6 +14,7 @@
 #define MESSAGE_F_PRIORITY 0x2u
 #define MESSAGE_F_DEATHS 0x4u      /* a deaths block pointer follows the body */
 #define MESSAGE_F_TS 0x8u          /* ts_ms is set (first enqueue) */
+#define MESSAGE_F_STUB 0x10u       /* a paged entry's shared stand-in (no data) */
 
 struct message {
     uint32_t refs;
@@ -37,6 +38,14 @@ static inline bool message_persistent(const struct message *m)
 {
     return (m->flags & MESSAGE_F_PERSISTENT) != 0;
 }
+
+/*
+ * The shared stand-in for the message of a paged entry with priority
+ * (-1: none): persistent, no data, no expiration, never freed (its
+ * reference count is not used).  Lets the ready storage and the TTL index
+ * treat a paged entry like any other (level, expiry) without a message.
+ */
+struct message *message_paged_stub(int priority);
 
 /*
  * message_new for a dead letter: deaths (one allocation, freed with the

@@ -117,6 +117,101 @@ static bool entry_stored(const struct queue *q, const struct queue_entry *e)
     return q->durable && message_persistent(e->msg) && !q->deleted;
 }
 
+/* Drop the entry's message reference (a paged entry holds none). */
+static void entry_release(struct queue_entry *e)
+{
+    if (queue_entry_paged(e))
+        e->msg = NULL;
+    else
+        message_unref(&e->msg);
+}
+
+/* ---- paging ------------------------------------------------------------------------------- */
+
+/* Body bytes of ready messages held in memory. */
+static uint64_t queue_ram_bytes(const struct queue *q)
+{
+    return q->ready_bytes - q->paged_bytes;
+}
+
+/* Can q page at all?  Messages with a TTL stay in memory (the TTL index
+ * needs their expiry, which a paged entry has no room for).  Recovery
+ * runs before the hooks are installed. */
+static bool queue_can_page(const struct queue *q)
+{
+    return q->durable && !q->deleted && q->b->cfg.page_threshold && q->ttl_ms < 0;
+}
+
+/* Should stored message m go to q as a paged entry? */
+static bool queue_should_page(const struct queue *q, const struct message *m)
+{
+    return queue_can_page(q) && q->b->hooks.store_load && m->expiration_ms < 0 &&
+           !(m->flags & MESSAGE_F_DEATHS) &&
+           queue_ram_bytes(q) + message_body_len(m) > q->b->cfg.page_threshold;
+}
+
+/* Turn a stored entry into a paged one (its reference is not taken). */
+static void entry_page_out(struct queue_entry *e)
+{
+    struct message *m = e->msg;
+    e->msg = message_paged_stub(message_priority(m));
+    e->delivery_count = message_body_len(m);
+    e->flags |= QUEUE_ENTRY_PAGED;
+}
+
+/*
+ * Read a paged entry's message back; false when it cannot be read (the
+ * entry is then gone: removed from the store, counted as dropped).
+ */
+static bool queue_entry_load(struct queue *q, struct queue_entry *e)
+{
+    struct message *m = q->b->hooks.store_load ? q->b->hooks.store_load(q->b->hooks.ctx, q, e)
+                                               : NULL;
+    if (!m) {
+        log_error("queue '%s': message %llu could not be read back from the store: dropped",
+                  q->name, (unsigned long long)e->seq);
+        q->st_dropped++;
+        if (entry_stored(q, e) && q->b->hooks.store_remove)
+            q->b->hooks.store_remove(q->b->hooks.ctx, q, e);
+        e->msg = NULL;
+        return false;
+    }
+    e->msg = m;
+    e->delivery_count = 0;
+    e->flags &= ~QUEUE_ENTRY_PAGED;
+    return true;
+}
+
+bool queue_would_page(const struct queue *q, const struct message *m)
+{
+    return queue_should_page(q, m);
+}
+
+void queue_unpage(struct queue *q, uint64_t seq, struct message *m)
+{
+    if (!q->deleted)
+        ready_unpage(q, seq, m);
+}
+
+bool queue_recover_wants_paged(const struct queue *q)
+{
+    return queue_can_page(q) && queue_ram_bytes(q) >= q->b->cfg.page_threshold;
+}
+
+void queue_recover_paged(struct queue *q, uint64_t seq, uint64_t store_loc, uint32_t body_len,
+                         int priority, bool redelivered, uint64_t next_seq)
+{
+    struct queue_entry e = {message_paged_stub(priority), seq, body_len,
+                            QUEUE_ENTRY_PAGED | (redelivered ? QUEUE_ENTRY_REDELIVERED : 0),
+                            store_loc};
+    ready_push(q, &e);
+    if (q->next_seq <= seq)
+        q->next_seq = seq + 1;
+    if (q->next_seq < next_seq)
+        q->next_seq = next_seq;
+    queue_maybe_dirty(q);
+}
+
 bool queue_is_durable(const struct queue *q)
 {
     return q->durable;
@@ -162,15 +257,41 @@ static void queue_settle_gone(struct queue *q, struct queue_entry *e)
 {
     if (entry_stored(q, e) && q->b->hooks.store_remove)
         q->b->hooks.store_remove(q->b->hooks.ctx, q, e);
-    message_unref(&e->msg);
+    entry_release(e);
+}
+
+/*
+ * Purge q's stored ready records through hooks.store_purge (whole
+ * segments at once); false when there is no such hook (purge entry by
+ * entry then).
+ */
+static bool queue_store_purge(struct queue *q)
+{
+    struct broker *b = q->b;
+    if (!b->hooks.store_purge || !q->store || !q->durable || q->deleted)
+        return false;
+    if (q->unacked == 0) {
+        b->hooks.store_purge(b->hooks.ctx, q, true, NULL, 0);
+        return true;
+    }
+    /* unacked entries keep their records: name the ready ones */
+    uint64_t *locs = xmalloc(sizeof(*locs) * (q->ready ? q->ready : 1));
+    size_t n = ready_stored_locs(q, locs);
+    b->hooks.store_purge(b->hooks.ctx, q, false, locs, n);
+    free(locs);
+    return true;
 }
 
 static uint32_t queue_discard_ready(struct queue *q)
 {
     uint32_t n = 0;
     struct queue_entry e;
+    bool stored_each = !queue_store_purge(q);
     while (ready_take(q, &e)) {
-        queue_settle_gone(q, &e);
+        if (stored_each)
+            queue_settle_gone(q, &e);
+        else
+            entry_release(&e);
         n++;
     }
     /* nothing ready: the TTL index has only stale records */
@@ -206,7 +327,7 @@ void queue_delete_now(struct queue *q)
     if (q->store && b->hooks.store_delete)
         b->hooks.store_delete(b->hooks.ctx, q);
     q->store = NULL;
-    uint64_t bytes = q->ready_bytes + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
+    uint64_t bytes = queue_ram_bytes(q) + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
     queue_discard_ready(q);
     q->vh = NULL;
     q->refs--;                  /* the vhost map's reference */
@@ -444,7 +565,7 @@ edad_status queue_purge(struct vhost *vh, struct edad_bytes name, const void *ow
     if (!q)
         return err ? (err->code == BROKER_NOT_FOUND ? EDAD_ERR_NOT_FOUND : EDAD_ERR_STATE)
                    : EDAD_ERR_NOT_FOUND;
-    uint64_t bytes = q->ready_bytes + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
+    uint64_t bytes = queue_ram_bytes(q) + (uint64_t)queue_ready(q) * sizeof(struct queue_entry);
     uint32_t n = queue_discard_ready(q);
     q->st_dropped += n;
     broker_memory_released(bytes);
@@ -457,6 +578,10 @@ edad_status queue_purge(struct vhost *vh, struct edad_bytes name, const void *ow
 
 void queue_drop_entry(struct queue *q, struct queue_entry *e, enum broker_drop_reason reason)
 {
+    /* dead-lettering and the hook need the message itself */
+    if (queue_entry_paged(e) && !q->deleted && (q->dlx || q->b->hooks.dropped) &&
+        !queue_entry_load(q, e))
+        return;
     if (!q->deleted) {
         if (reason != BROKER_DROP_EXPIRED)
             q->st_dropped++;
@@ -501,15 +626,20 @@ edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
         q->st_dropped++;
         return EDAD_ERR_STATE;
     }
+    bool in_store = false;
     if (q->durable && message_persistent(m) && b->hooks.store_enqueue) {
         edad_status st = b->hooks.store_enqueue(b->hooks.ctx, q, &e);
         if (st != EDAD_OK)
             return st;
+        in_store = true;
         if (stored)
             *stored = true;
     }
     q->next_seq++;
-    message_ref(m);
+    if (in_store && queue_should_page(q, m))
+        entry_page_out(&e);
+    else
+        message_ref(m);
     expiry_track(q, &e);
     ready_push(q, &e);
     q->st_published++;
@@ -546,6 +676,8 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
                 continue;
             }
         }
+        if (queue_entry_paged(e) && !queue_entry_load(q, e))
+            continue;
         if (q->count_header)
             e->flags |= QUEUE_ENTRY_COUNT_HEADER;
         queue_entry_delivering(q, e);
@@ -657,4 +789,6 @@ void queue_get_stats(const struct queue *q, struct queue_stats *out)
     out->dropped = q->st_dropped;
     out->expired = q->st_expired;
     out->dead_lettered = q->st_dead_lettered;
+    out->paged = q->paged;
+    out->paged_bytes = q->paged_bytes;
 }

@@ -60,6 +60,19 @@ enum queue_overflow {
 /* Internal entry flags (beside QUEUE_ENTRY_REDELIVERED / _COUNT_HEADER). */
 #define QUEUE_ENTRY_TTL0 0x100u     /* effective TTL 0: deliverable only at once */
 #define QUEUE_ENTRY_XSEEN 0x200u    /* TTL index rebuild mark */
+/*
+ * Paged entry (ready storage only): its message lives only in the store.
+ * msg is the shared message_paged_stub() of its priority, delivery_count
+ * holds the body length (a paged entry was never delivered), store_loc
+ * where to read it back.  queue_take_ready loads it (hooks.store_load)
+ * before anything outside the ready storage sees it.
+ */
+#define QUEUE_ENTRY_PAGED 0x400u
+
+static inline bool queue_entry_paged(const struct queue_entry *e)
+{
+    return (e->flags & QUEUE_ENTRY_PAGED) != 0;
+}
 
 /* A group of active consumers with one priority (x-priority). */
 struct cgroup {
@@ -79,6 +92,8 @@ struct queue {
     uint32_t nlevels;           /* 1, or x-max-priority + 1 */
     uint32_t ready;             /* live ready entries over all levels */
     uint64_t nonempty[4];       /* bitmap of levels with live entries */
+    uint32_t paged;             /* ready entries that are paged (QUEUE_ENTRY_PAGED) */
+    uint64_t paged_bytes;       /* their body bytes (included in ready_bytes) */
     /* limits and features, from the arguments at declaration */
     int64_t ttl_ms;             /* x-message-ttl, -1 none */
     uint64_t expires_ms;        /* x-expires, 0 none */
@@ -179,6 +194,11 @@ struct queue_entry *ready_find(struct queue *q, uint32_t level, uint64_t seq);
 /* Remove a live entry found by ready_find (leaves a tombstone). */
 void ready_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
                    struct queue_entry *out);
+/* The ready paged entry with seq holds m again (one more reference). */
+void ready_unpage(struct queue *q, uint64_t seq, struct message *m);
+/* Store locations of the live persistent entries (out has room for
+ * q->ready); returns how many. */
+size_t ready_stored_locs(const struct queue *q, uint64_t *out);
 
 /* ---- expiry.c ---- */
 /* Expiry of e on q (broker clock ms), UINT64_MAX when none. */

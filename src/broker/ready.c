@@ -2,7 +2,8 @@
  * ready.c - the ready storage of a queue: one level per priority, each a
  * ring in publish order plus a sorted array of requeued entries, with
  * tombstones so an entry can leave from anywhere (TTL) after a binary
- * search by seq.  Counters of ready messages and bytes live here.  No
+ * search by seq.  Paged entries (QUEUE_ENTRY_PAGED: message on disk only)
+ * sit in the same rings.  Counters of ready messages and bytes live here.  No
  * policy (limits, TTL, dead-lettering): queue.c and expiry.c decide.
  */
 #include <stdlib.h>
@@ -24,6 +25,13 @@ static struct queue_entry *ring_at(const struct qring *r, uint32_t i)
 
 static void ring_resize(struct qring *r, uint32_t cap)
 {
+    if (cap > r->cap && r->head + r->count <= r->cap) {
+        /* not wrapped: grow in place (a big ring is mremap'ed by realloc,
+         * not copied, so a backlog of millions never holds two copies) */
+        r->buf = xrealloc(r->buf, sizeof(*r->buf) * cap);
+        r->cap = cap;
+        return;
+    }
     struct queue_entry *buf = xmalloc(sizeof(*buf) * cap);
     for (uint32_t i = 0; i < r->count; i++)
         buf[i] = *ring_at(r, i);
@@ -220,6 +228,8 @@ void ready_free(struct queue *q)
     memset(q->nonempty, 0, sizeof(q->nonempty));
     q->ready = 0;
     q->ready_bytes = 0;
+    q->paged = 0;
+    q->paged_bytes = 0;
 }
 
 uint32_t ready_level(const struct queue *q, const struct message *m)
@@ -229,20 +239,34 @@ uint32_t ready_level(const struct queue *q, const struct message *m)
     return m->priority < q->nlevels ? m->priority : q->nlevels - 1;
 }
 
+/* Body bytes of a ready entry (a paged one keeps them in delivery_count). */
+static uint64_t entry_bytes(const struct queue_entry *e)
+{
+    return queue_entry_paged(e) ? e->delivery_count : message_body_len(e->msg);
+}
+
 static void level_added(struct queue *q, uint32_t level, const struct queue_entry *e)
 {
     struct qlevel *l = &q->levels[level];
     if (l->live++ == 0)
         bit_set(q, level);
     q->ready++;
-    q->ready_bytes += message_body_len(e->msg);
+    q->ready_bytes += entry_bytes(e);
+    if (queue_entry_paged(e)) {
+        q->paged++;
+        q->paged_bytes += e->delivery_count;
+    }
 }
 
 static void level_gone(struct queue *q, uint32_t level, const struct queue_entry *e)
 {
     struct qlevel *l = &q->levels[level];
     q->ready--;
-    q->ready_bytes -= message_body_len(e->msg);
+    q->ready_bytes -= entry_bytes(e);
+    if (queue_entry_paged(e)) {
+        q->paged--;
+        q->paged_bytes -= e->delivery_count;
+    }
     if (--l->live == 0) {
         bit_clear(q, level);
         level_reset(l);
@@ -329,4 +353,35 @@ void ready_remove(struct queue *q, uint32_t level, struct queue_entry *slot,
         sorted_compact(&l->req);
         l->dead = 0;
     }
+}
+
+size_t ready_stored_locs(const struct queue *q, uint64_t *out)
+{
+    size_t n = 0;
+    for (uint32_t li = 0; li < q->nlevels; li++) {
+        const struct qlevel *l = &q->levels[li];
+        for (uint32_t i = 0; i < l->ring.count; i++) {
+            const struct queue_entry *e = ring_at(&l->ring, i);
+            if (e->msg && message_persistent(e->msg))
+                out[n++] = e->store_loc;
+        }
+        for (uint32_t i = l->req.start; i < l->req.end; i++) {
+            const struct queue_entry *e = &l->req.buf[i];
+            if (e->msg && message_persistent(e->msg))
+                out[n++] = e->store_loc;
+        }
+    }
+    return n;
+}
+
+void ready_unpage(struct queue *q, uint64_t seq, struct message *m)
+{
+    struct queue_entry *e = ready_find(q, ready_level(q, m), seq);
+    if (!e || !queue_entry_paged(e))
+        return;
+    q->paged--;
+    q->paged_bytes -= e->delivery_count;
+    e->msg = message_ref(m);
+    e->delivery_count = 0;
+    e->flags &= ~QUEUE_ENTRY_PAGED;
 }

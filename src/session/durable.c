@@ -56,6 +56,10 @@ void durable_forget(struct channel *ch)
         if (w->ch == ch) {
             w->ch = NULL;
             ch->sync_waits--;
+            /* a commit that will never complete here: stop holding input
+             * (the next read event processes it) */
+            if (w->seq == 0 && ch->conn->commits_held && --ch->conn->commits_held == 0)
+                ch->conn->input_resume = true;
         }
     }
 }
@@ -107,11 +111,23 @@ void session_server_sync_done(struct session_server *srv, uint64_t cookie, bool 
 
 void session_server_sync_batch_end(struct session_server *srv)
 {
-    for (uint32_t i = 0; i < srv->n_touched; i++) {
-        struct connection *c = srv->touched[i];
+    /* A resumed connection's input flushes the store, which ends a batch
+     * again: that inner call leaves the list to this loop (no recursion
+     * per pipelined commit). */
+    if (srv->in_batch_end)
+        return;
+    srv->in_batch_end = true;
+    /* popped one by one: resuming a connection's input may touch, close or
+     * free connections (a freed one leaves the list itself) */
+    while (srv->n_touched > 0) {
+        struct connection *c = srv->touched[--srv->n_touched];
         c->sync_touched = false;
         if (c->confirm_head)
             confirm_flush_all(c);
+        if (c->input_resume && c->commits_held == 0) {
+            c->input_resume = false;
+            connection_input_resume(c);
+        }
     }
-    srv->n_touched = 0;
+    srv->in_batch_end = false;
 }

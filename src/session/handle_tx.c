@@ -4,6 +4,8 @@
  * held until tx.commit, which routes and settles them in order, or
  * tx.rollback, which drops the publishes and makes the held deliveries
  * unacked again (RabbitMQ's semantics).  Confirm and tx exclude each other.
+ * A commit-ok that waits for the store's sync holds the connection's input
+ * until it is sent, so no reply to a later method overtakes it.
  */
 #include <string.h>
 
@@ -93,6 +95,7 @@ void handle_tx_commit(struct channel *ch, const struct amqp_method *m)
         /* commit-ok once the persistent messages are durable (in order
          * behind earlier commits still waiting) */
         ch->commits_waiting++;
+        ch->conn->commits_held++;   /* later methods wait: replies stay in order */
         durable_wait(ch, 0);
         return;
     }
@@ -103,6 +106,8 @@ void tx_commit_complete(struct channel *ch, bool ok)
 {
     ch->commits_waiting--;
     struct connection *c = ch->conn;
+    if (--c->commits_held == 0)
+        c->input_resume = true;     /* at the batch end (durable.c) */
     if (c->state != CONN_OPEN || c->dropping || ch->state != CHANNEL_OPEN || ch->released)
         return;
     if (ok)

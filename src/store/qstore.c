@@ -385,6 +385,12 @@ void qstore_mark_delivered(struct qstore *qs, uint64_t seq)
 
 void qstore_maintain(struct qstore *qs, uint64_t now_ms)
 {
+    /* a read buffer (256 KiB when paging) unused for a round is given back */
+    if (!qs->ra_used && qs->rbuf.cap) {
+        sbuf_release(&qs->rbuf);
+        qs->ra_len = 0;
+    }
+    qs->ra_used = false;
     if (qs->appended || !qs->last_append_ms) {
         qs->appended = false;
         qs->last_append_ms = now_ms;
@@ -393,6 +399,12 @@ void qstore_maintain(struct qstore *qs, uint64_t now_ms)
     struct seg *s = qs->active;
     if (s && s->live == 0 && now_ms - qs->last_append_ms >= qs->st->o.idle_reclaim_ms)
         qstore_seg_drop(qs, s);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int loc_cmp(const void *a, const void *b)
@@ -467,6 +479,41 @@ edad_status qstore_purge(struct qstore *qs, const struct store_loc *keep, size_t
     if (purged)
         *purged = count;
     return rc;
+}
+
+edad_status qstore_ack_many(struct qstore *qs, uint64_t *locs, size_t n, uint64_t *acked)
+{
+    struct store *st = qs->st;
+    uint64_t count = 0;
+    if (acked)
+        *acked = 0;
+    if (st->o.read_only)
+        return EDAD_ERR_STATE;
+    qsort(locs, n, sizeof(*locs), u64_cmp);
+    for (size_t i = 0; i < n;) {
+        uint32_t id = (uint32_t)(locs[i] >> 32);
+        size_t end = i;
+        uint64_t listed = 0;
+        struct seg *s = qstore_seg_find(qs, id);
+        for (; end < n && (uint32_t)(locs[end] >> 32) == id; end++) {
+            uint32_t off = (uint32_t)locs[end];
+            if (s && off >= SEG_HDR && off < s->limit && !u32set_has(&s->acked, off) &&
+                (end == i || locs[end] != locs[end - 1]))
+                listed++;
+        }
+        if (s && listed && listed == s->live) {
+            count += s->live;
+            qstore_seg_drop(qs, s);     /* every live record listed: at once */
+        } else if (s) {
+            for (size_t j = i; j < end; j++)
+                if (qstore_ack(qs, store_loc_unpack(locs[j])) == EDAD_OK)
+                    count++;
+        }
+        i = end;
+    }
+    if (acked)
+        *acked = count;
+    return EDAD_OK;
 }
 
 edad_status qstore_delete(struct qstore *qs)
@@ -554,6 +601,7 @@ static void rec_fill(const struct qstore *qs, struct store_rec *rec, uint32_t se
     rec->routing_key = v->routing_key;
     rec->props = v->props;
     rec->body = v->body;
+    rec->meta = v->meta;
 }
 
 struct qstore_iter {
@@ -617,29 +665,72 @@ edad_status qstore_iter_next(struct qstore_iter *it, struct store_rec *rec)
     }
 }
 
+/*
+ * Sequential paging reads one record after the other: each miss reads
+ * READ_AHEAD bytes from the record on, and the records that follow are
+ * parsed from that window (one pread per ~250 records of 1 KiB).  Only
+ * bytes already written to the file are kept in the window: bytes of a
+ * write that fails are truncated away and their offsets reused.
+ */
+#define READ_AHEAD (256u * 1024)
+
+/* Parse the record at p (avail bytes); EDAD_AGAIN when it is longer. */
+static edad_status read_parse(const uint8_t *p, size_t avail, struct rec_view *v, uint32_t *len)
+{
+    if (avail < REC_MSG_HDR || !rec_header_plausible(p, avail))
+        return EDAD_ERR_MALFORMED;
+    *len = get_u32(p + 4);
+    if (*len > avail)
+        return EDAD_AGAIN;
+    if (rec_parse(p, *len, v) != REC_OK || v->type != REC_MSG)
+        return EDAD_ERR_MALFORMED;
+    return EDAD_OK;
+}
+
 edad_status qstore_read_at(struct qstore *qs, struct store_loc loc, struct store_rec *rec)
 {
     struct seg *s = qstore_seg_find(qs, loc.seg);
     if (!s || loc.off < SEG_HDR || (uint64_t)loc.off + REC_MSG_HDR > s->limit ||
         u32set_has(&s->acked, loc.off))
         return EDAD_ERR_NOT_FOUND;
-    size_t got;
     struct sbuf *b = &qs->rbuf;
-    b->len = 0;
-    sbuf_reserve(b, REC_MSG_HDR);
-    if (seg_read(s, loc.off, b->p, REC_MSG_HDR, &got) != EDAD_OK)
-        goto io;
-    if (got < REC_MSG_HDR || !rec_header_plausible(b->p, got))
-        return EDAD_ERR_MALFORMED;
-    uint32_t len = get_u32(b->p + 4);
+    struct rec_view v;
+    uint32_t len = 0;
+    edad_status rc;
+    qs->ra_used = true;
+    if (qs->ra_len && qs->ra_seg == loc.seg && loc.off >= qs->ra_off &&
+        loc.off - qs->ra_off < qs->ra_len) {
+        size_t at = loc.off - qs->ra_off;
+        rc = read_parse(b->p + at, qs->ra_len - at, &v, &len);
+        if (rc == EDAD_OK && (uint64_t)loc.off + len <= s->limit)
+            goto found;
+    }
+    /* miss: read a window from this record on */
+    qs->ra_len = 0;
+    uint64_t room = s->limit - loc.off;
+    size_t want = room < READ_AHEAD ? (size_t)room : READ_AHEAD;
+    size_t got;
+    for (int pass = 0; pass < 2; pass++) {
+        b->len = 0;
+        sbuf_reserve(b, want);
+        if (seg_read(s, loc.off, b->p, want, &got) != EDAD_OK)
+            goto io;
+        rc = read_parse(b->p, got, &v, &len);
+        if (rc == EDAD_OK)
+            break;
+        if (rc != EDAD_AGAIN || pass == 1 || (uint64_t)loc.off + len > s->limit)
+            return EDAD_ERR_MALFORMED;
+        want = len;             /* a record longer than the window */
+    }
     if ((uint64_t)loc.off + len > s->limit)
         return EDAD_ERR_MALFORMED;
-    sbuf_reserve(b, len);
-    if (seg_read(s, loc.off, b->p, len, &got) != EDAD_OK)
-        goto io;
-    struct rec_view v;
-    if (got < len || rec_parse(b->p, got, &v) != REC_OK || v.type != REC_MSG)
-        return EDAD_ERR_MALFORMED;
+    if (loc.off < s->size) {
+        uint64_t on_disk = s->size - loc.off;
+        qs->ra_seg = loc.seg;
+        qs->ra_off = loc.off;
+        qs->ra_len = got < on_disk ? got : (size_t)on_disk;
+    }
+found:
     rec_fill(qs, rec, s->id, loc.off, &v);
     return EDAD_OK;
 io:
