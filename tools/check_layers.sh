@@ -14,9 +14,9 @@ allowed() {   # layer -> public headers it may include
         net)     echo "status core net" ;;
         conf)    echo "status core conf" ;;
         store)   echo "status core store" ;;
-        broker)  echo "status core store broker" ;;
-        session) echo "status core amqp net conf store broker session" ;;
-        mgmt)    echo "status core conf store broker mgmt" ;;
+        broker)  echo "status core store broker access" ;;
+        session) echo "status core amqp net conf store broker access session" ;;
+        mgmt)    echo "status core conf store broker access mgmt" ;;
         *)       echo "*" ;;
     esac
 }

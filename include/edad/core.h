@@ -79,16 +79,28 @@ enum log_level {
     EDAD_LOG_NONE = 5,
 };
 
+/* Level of the console sink (stderr or the log_set_stream stream). */
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
 /* Parse "debug", "info", "warning", "error", "critical", "none". */
 edad_status log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level lvl);
-/* Send log lines to this stream (default stderr); NULL restores stderr. */
+/* Send console lines to this stream (default stderr); NULL restores stderr. */
 void log_set_stream(FILE *fp);
+/*
+ * A second sink, the log file: lines at lvl or above are appended to fp
+ * (borrowed; the caller opens, reopens and closes it).  NULL: no file.
+ */
+void log_set_file(FILE *fp, enum log_level lvl);
+/* Console lines on stderr carry sd-daemon "<N>" priority prefixes and no
+   timestamp (journald adds its own).  Off by default. */
+void log_set_journal(bool on);
+/* True when stderr is connected to the journal (JOURNAL_STREAM matches). */
+bool log_journal_detect(void);
 void log_write(enum log_level lvl, const char *fmt, ...) EDAD_PRINTF(2, 3);
 void log_vwrite(enum log_level lvl, const char *fmt, va_list ap);
-static inline bool log_enabled(enum log_level lvl) { return lvl >= log_get_level(); }
+/* Whether a line at lvl would be written to any sink. */
+bool log_enabled(enum log_level lvl);
 
 #define log_debug(...) do { if (log_enabled(EDAD_LOG_DEBUG)) log_write(EDAD_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...) log_write(EDAD_LOG_INFO, __VA_ARGS__)
@@ -102,5 +114,21 @@ uint64_t clock_mono_us(void);
 uint64_t clock_mono_ms(void);
 /* Wall-clock seconds since the epoch (for AMQP timestamps). */
 uint64_t clock_wall_s(void);
+
+/* ---- digests and base64 (hash.c; for RabbitMQ's password hashes) -------- */
+
+/* One-shot digests of len bytes (FIPS 180-4 SHA-256/SHA-512, RFC 1321 MD5). */
+void hash_sha256(const void *data, size_t len, uint8_t out[32]);
+void hash_sha512(const void *data, size_t len, uint8_t out[64]);
+void hash_md5(const void *data, size_t len, uint8_t out[16]);
+/*
+ * Standard base64 with '=' padding into out (NUL-terminated).  Returns the
+ * length written, or 0 when outlen is below 4 * ceil(len / 3) + 1.
+ */
+size_t base64_encode(const void *data, size_t len, char *out, size_t outlen);
+/* Decode padded base64; EDAD_ERR_MALFORMED on bad input, EDAD_ERR_NOSPACE
+ * when more than outcap bytes would result. */
+edad_status base64_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap,
+                          size_t *outlen);
 
 #endif

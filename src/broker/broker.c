@@ -192,6 +192,7 @@ void broker_free(struct broker *b)
     deadletter_free_pending(b);
     broker_timers_free(b);
     broker_codec_free(b);
+    access_free(b);
     free(b->route_q);
     free(b->route_x);
     free(b);

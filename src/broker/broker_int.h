@@ -51,6 +51,8 @@ struct broker {
     struct hmap replies;        /* struct broker_reply by name */
     struct broker_codec codec;  /* message inspection, set by the session */
     struct arena scratch;       /* codec output; reset per routing step */
+    /* users, permissions, vhost limits (access.c; issue 7); NULL until used */
+    struct access_store *access;
 };
 
 /*
@@ -85,6 +87,9 @@ static inline bool broker_timer_armed(const struct broker_timer *t)
 }
 /* Free the timer heap (broker_free). */
 void broker_timers_free(struct broker *b);
+
+/* Free the user store (broker_free; access.c). */
+void access_free(struct broker *b);
 
 /* Free the reply registry and codec scratch (broker_free; codec.c). */
 void broker_codec_free(struct broker *b);

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "edad/access.h"
 #include "session_priv.h"
 
 /* ---- publish ------------------------------------------------------------------------ */
@@ -96,9 +97,35 @@ static bool publish_check_exchange(struct channel *ch, struct edad_bytes name)
     return true;
 }
 
+/* basic.publish needs write on the exchange ("" is checked as amq.default). */
+static bool publish_permitted(struct channel *ch, struct edad_bytes exchange)
+{
+    struct broker_err err;
+    struct vhost *vh = ch->conn->vh;
+    return session_permitted(ch, AMQP_BASIC_PUBLISH,
+                             access_check(vhost_broker(vh), ch->conn->user, vhost_name(vh),
+                                          ACCESS_WRITE, ACCESS_EXCHANGE, exchange, &err), &err);
+}
+
+/* basic.consume / basic.get need read on the queue. */
+static bool queue_read_permitted(struct channel *ch, uint32_t method_id, struct edad_bytes qname)
+{
+    struct broker_err err;
+    struct vhost *vh = ch->conn->vh;
+    return session_permitted(ch, method_id,
+                             access_check(vhost_broker(vh), ch->conn->user, vhost_name(vh),
+                                          ACCESS_READ, ACCESS_QUEUE, qname, &err), &err);
+}
+
 void handle_channel_message(struct channel *ch, const struct amqp_basic_publish *pub,
                             struct message *msg)
 {
+    /* RabbitMQ checks write permission before the exchange exists (404) */
+    if (!publish_permitted(ch, pub->exchange)) {
+        ch->pub_reply_missing = false;
+        message_unref(&msg);
+        return;
+    }
     if (ch->pub_reply_missing) {
         /* RabbitMQ's order: unknown or internal exchange first */
         ch->pub_reply_missing = false;
@@ -171,6 +198,8 @@ void handle_basic_consume(struct channel *ch, const struct amqp_method *m)
         reply_consume(ch, a, m->id);    /* direct reply-to */
         return;
     }
+    if (!queue_read_permitted(ch, m->id, qname))
+        return;
     struct queue *q = queue_lookup(c->vh, qname, c, &err);
     if (!q) {
         session_fail_broker(ch, m->id, &err);
@@ -219,7 +248,8 @@ void handle_basic_get(struct channel *ch, const struct amqp_method *m)
     const struct amqp_basic_get *a = &m->u.basic_get;
     struct edad_bytes qname;
     struct broker_err err;
-    if (!handle_queue_name(ch, m->id, a->queue, &qname))
+    if (!handle_queue_name(ch, m->id, a->queue, &qname) ||
+        !queue_read_permitted(ch, m->id, qname))
         return;
     struct queue *q = queue_lookup(ch->conn->vh, qname, ch->conn, &err);
     if (!q) {

@@ -1,11 +1,13 @@
 /*
  * handle_exchange.c - exchange.declare / delete / bind / unbind: decode
  * the arguments into broker calls and answer (nothing when no-wait).  The
- * rules and reply texts are the broker's (broker.h); errors go through
- * session_fail_broker, which decides channel or connection close.
+ * rules and reply texts are the broker's (broker.h), the permission checks
+ * access.h's; errors go through session_fail_broker, which decides channel
+ * or connection close.
  */
 #include <string.h>
 
+#include "edad/access.h"
 #include "session_priv.h"
 
 /* Convert the method's arguments table; false after failing the channel. */
@@ -41,6 +43,9 @@ void handle_exchange_declare(struct channel *ch, const struct amqp_method *m)
         .internal = a->internal,
         .args = &args,
     };
+    if (!session_permitted(ch, m->id, access_check_exchange_declare(ch->conn->vh, ch->conn->user,
+                                                                    &d, &err), &err))
+        return;
     if (exchange_declare(ch->conn->vh, &d, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
         return;
@@ -52,6 +57,14 @@ void handle_exchange_delete(struct channel *ch, const struct amqp_method *m)
 {
     const struct amqp_exchange_delete *a = &m->u.exchange_delete;
     struct broker_err err;
+    /* the default and amq.* exchanges get the broker's refusal first */
+    bool system = a->exchange.len == 0 ||
+                  (a->exchange.len >= 4 && memcmp(a->exchange.ptr, "amq.", 4) == 0);
+    if (!system &&
+        !session_permitted(ch, m->id, access_check(vhost_broker(ch->conn->vh), ch->conn->user,
+                                                   vhost_name(ch->conn->vh), ACCESS_CONFIGURE,
+                                                   ACCESS_EXCHANGE, a->exchange, &err), &err))
+        return;
     if (exchange_delete(ch->conn->vh, a->exchange, a->if_unused, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
         return;
@@ -65,6 +78,9 @@ void handle_exchange_bind(struct channel *ch, const struct amqp_method *m)
     struct broker_table args;
     struct broker_err err;
     if (!exchange_args(ch, m->id, &a->arguments, &args))
+        return;
+    if (!session_permitted(ch, m->id, access_check_bind(ch->conn->vh, ch->conn->user, false,
+                                                        a->destination, a->source, &err), &err))
         return;
     if (exchange_bind(ch->conn->vh, a->destination, a->source, a->routing_key, &args, &err) !=
         EDAD_OK) {
@@ -80,6 +96,9 @@ void handle_exchange_unbind(struct channel *ch, const struct amqp_method *m)
     struct broker_table args;
     struct broker_err err;
     if (!exchange_args(ch, m->id, &a->arguments, &args))
+        return;
+    if (!session_permitted(ch, m->id, access_check_bind(ch->conn->vh, ch->conn->user, false,
+                                                        a->destination, a->source, &err), &err))
         return;
     if (exchange_unbind(ch->conn->vh, a->destination, a->source, a->routing_key, &args, &err) !=
         EDAD_OK) {

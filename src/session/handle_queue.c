@@ -2,12 +2,50 @@
  * handle_queue.c - queue.declare / bind / unbind / purge / delete, with
  * RabbitMQ's "" shortcut for the channel's most recently declared queue.
  * Exclusive queues are owned by the connection (its pointer is the owner
- * token).  The rules and texts are the broker's; errors go through
- * session_fail_broker.
+ * token).  The rules and texts are the broker's, the permission checks
+ * access.h's (RabbitMQ's table: declare and delete need configure, purge
+ * read, bind write on the queue and read on the exchange); errors go
+ * through session_fail_broker.
  */
 #include <string.h>
 
+#include "edad/access.h"
 #include "session_priv.h"
+
+/* One resource check on the channel's vhost as its user; false after failing. */
+static bool queue_permitted(struct channel *ch, uint32_t method_id, enum access_perm perm,
+                            struct edad_bytes qname)
+{
+    struct broker_err err;
+    struct vhost *vh = ch->conn->vh;
+    return session_permitted(ch, method_id, access_check(vhost_broker(vh), ch->conn->user,
+                                                         vhost_name(vh), perm, ACCESS_QUEUE,
+                                                         qname, &err), &err);
+}
+
+/*
+ * queue.declare's checks (not passive), after RabbitMQ's reserved-name
+ * refusal (left to the broker): configure on the name -- for a
+ * server-named queue a freshly generated "amq.gen-" name, as RabbitMQ
+ * checks the generated one -- then the vhost's queue limit and the
+ * dead-letter exchange's permissions.
+ */
+static bool queue_declare_permitted(struct channel *ch, uint32_t method_id,
+                                    const struct queue_declare *d)
+{
+    if (d->passive || (d->name.len >= 4 && memcmp(d->name.ptr, "amq.", 4) == 0))
+        return true;
+    char gen[64];
+    struct edad_bytes name = d->name;
+    if (name.len == 0) {
+        broker_name_generate("amq.gen-", gen, sizeof(gen));
+        name = bytes_from_cstr(gen);
+    }
+    struct broker_err err;
+    return session_permitted(ch, method_id, access_check_queue_declare(ch->conn->vh,
+                                                                       ch->conn->user, name,
+                                                                       d->args, &err), &err);
+}
 
 bool handle_queue_name(struct channel *ch, uint32_t method_id, struct edad_bytes name,
                        struct edad_bytes *out)
@@ -54,6 +92,8 @@ void handle_queue_declare(struct channel *ch, const struct amqp_method *m)
         .args = &args,
         .owner = ch->conn,
     };
+    if (!queue_declare_permitted(ch, m->id, &d))
+        return;
     if (queue_declare(ch->conn->vh, &d, &ok, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
         return;
@@ -95,6 +135,9 @@ void handle_queue_bind(struct channel *ch, const struct amqp_method *m)
     if (!queue_binding_names(ch, m->id, a->queue, a->routing_key, &qname, &rk) ||
         !queue_args(ch, m->id, &a->arguments, &args))
         return;
+    if (!session_permitted(ch, m->id, access_check_bind(ch->conn->vh, ch->conn->user, true, qname,
+                                                        a->exchange, &err), &err))
+        return;
     if (queue_bind(ch->conn->vh, qname, a->exchange, rk, &args, ch->conn, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
         return;
@@ -112,6 +155,9 @@ void handle_queue_unbind(struct channel *ch, const struct amqp_method *m)
     if (!queue_binding_names(ch, m->id, a->queue, a->routing_key, &qname, &rk) ||
         !queue_args(ch, m->id, &a->arguments, &args))
         return;
+    if (!session_permitted(ch, m->id, access_check_bind(ch->conn->vh, ch->conn->user, true, qname,
+                                                        a->exchange, &err), &err))
+        return;
     if (queue_unbind(ch->conn->vh, qname, a->exchange, rk, &args, ch->conn, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
         return;
@@ -125,7 +171,8 @@ void handle_queue_purge(struct channel *ch, const struct amqp_method *m)
     struct edad_bytes qname;
     struct broker_err err;
     uint32_t count = 0;
-    if (!handle_queue_name(ch, m->id, a->queue, &qname))
+    if (!handle_queue_name(ch, m->id, a->queue, &qname) ||
+        !queue_permitted(ch, m->id, ACCESS_READ, qname))
         return;
     if (queue_purge(ch->conn->vh, qname, ch->conn, &count, &err) != EDAD_OK) {
         session_fail_broker(ch, m->id, &err);
@@ -146,7 +193,8 @@ void handle_queue_delete(struct channel *ch, const struct amqp_method *m)
     struct edad_bytes qname;
     struct broker_err err;
     uint32_t count = 0;
-    if (!handle_queue_name(ch, m->id, a->queue, &qname))
+    if (!handle_queue_name(ch, m->id, a->queue, &qname) ||
+        !queue_permitted(ch, m->id, ACCESS_CONFIGURE, qname))
         return;
     /* the consumers of the queue (some maybe on this channel) are cancelled
      * with basic.cancel before the delete-ok, as RabbitMQ orders them */
