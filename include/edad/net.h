@@ -17,6 +17,7 @@ struct net_loop;
 struct net_listener;
 struct net_transport;
 struct net_timer;
+struct net_tls;
 
 /* ---- loop ------------------------------------------------------------------ */
 
@@ -57,6 +58,8 @@ struct net_transport_opts {
                                   exceeds this; resume below half of it */
     size_t read_high_water;    /* input bytes buffered before reading pauses */
     bool tcp_nodelay;
+    struct net_tls *tls;       /* TLS server context (borrowed, outlives the
+                                  listener and its transports); NULL: plain TCP */
 };
 
 /*
@@ -138,6 +141,51 @@ bool net_transport_is_closing(struct net_transport *t);
 const char *net_transport_peer(struct net_transport *t);
 const char *net_transport_local(struct net_transport *t);
 bool net_transport_peer_is_loopback(struct net_transport *t);
+
+/* True when t speaks TLS (accepted by a TLS listener). */
+bool net_transport_is_tls(struct net_transport *t);
+
+enum net_peer_cert {
+    NET_PEER_CERT_OK,        /* a verified client certificate; name written */
+    NET_PEER_CERT_NOT_TLS,   /* plain TCP */
+    NET_PEER_CERT_NONE,      /* TLS, but the client presented no certificate */
+    NET_PEER_CERT_NO_NAME,   /* the certificate has no such name (no CN) */
+};
+/*
+ * The name of the client certificate's subject: its common name (CN) when
+ * common_name, else the whole distinguished name as an RFC 4514 string
+ * ("CN=app,O=example", openssl's -nameopt RFC2253), written to buf
+ * (truncated to len).  Only certificates that verified count.
+ */
+enum net_peer_cert net_transport_peer_cert_name(struct net_transport *t, bool common_name,
+                                                char *buf, size_t len);
+
+/* ---- TLS ------------------------------------------------------------------- */
+
+/* What a TLS server context is made of (paths are read at net_tls_new). */
+struct net_tls_opts {
+    const char *cacertfile;    /* trusted CAs for client certificates, or NULL */
+    const char *certfile;      /* server certificate chain (PEM) */
+    const char *keyfile;       /* its private key (PEM, unencrypted) */
+    bool verify_peer;          /* request and verify client certificates */
+    bool fail_if_no_peer_cert; /* with verify_peer: refuse clients without one */
+    bool tls12, tls13;         /* versions accepted (at least one) */
+};
+
+/* False when edad was built without OpenSSL (then net_tls_new fails). */
+bool net_tls_available(void);
+/*
+ * Load the files and build the context; NULL on failure with the reason in
+ * err ("ssl_options.keyfile /x.pem: No such file or directory", "...: key
+ * values mismatch").  Ciphers are fixed to forward-secret AEAD suites.
+ */
+struct net_tls *net_tls_new(const struct net_tls_opts *o, char *err, size_t errlen);
+/* Free the context; transports still open keep what they use.  NULL ok. */
+void net_tls_free(struct net_tls *tls);
+/* TLS handshakes that failed (each also logged with its reason). */
+uint64_t net_tls_handshake_failures(const struct net_tls *tls);
+/* TLS handshakes that completed. */
+uint64_t net_tls_handshakes(const struct net_tls *tls);
 
 /* ---- listeners ----------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * bufferevent: bounded input, batched output with a high watermark that
  * pauses reading (le-proxy's backpressure), and close-after-flush where the
  * memory is released from the loop, never inside the owner's call.
- * Knows nothing about what the bytes mean.
+ * A TLS listener's transports use tls.c's bufferevent instead; the
+ * rest is the same.  Knows nothing about what the bytes mean.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,8 @@
 
 /* Bytes one read()/write() may move; large enough to batch many frames. */
 #define TRANSPORT_MAX_SINGLE_IO (256 * 1024)
+/* TLS: output is handed to OpenSSL in pieces of up to one full record. */
+#define TRANSPORT_TLS_RECORD (16 * 1024)
 
 struct net_transport {
     struct net_loop *loop;
@@ -30,6 +33,9 @@ struct net_transport {
     const struct net_transport_handler *h;
     void *ctx;
     struct net_transport_opts opts;
+    struct net_tls *tls;             /* TLS context, NULL for plain TCP */
+    struct event *tls_flush_ev;      /* TLS: hands the turn's output to OpenSSL */
+    struct evbuffer *tls_tmp;        /* TLS: scratch for regrouping output */
     struct evbuffer_iovec reserved;  /* current output reservation */
     uint64_t bytes_queued;
     uint64_t deadline_ms;            /* flush deadline while closing */
@@ -41,6 +47,9 @@ struct net_transport {
     bool finishing;                  /* close_ev armed to free now */
     bool eof;                        /* peer gone or socket error */
     bool loopback;
+    bool tls_ready;                  /* TLS handshake completed */
+    bool tls_flush_pending;          /* tls_flush_ev is active */
+    bool tls_writing;                /* EV_WRITE on until the output is empty */
     char peer[64];
     char local[64];
 };
@@ -77,15 +86,67 @@ static void transport_close_cb(evutil_socket_t fd, short what, void *arg)
 
     bufferevent_free(t->bev);   /* closes the socket, runs add_ref cleanups */
     event_free(t->close_ev);
+    if (t->tls_flush_ev)
+        event_free(t->tls_flush_ev);
+    if (t->tls_tmp)
+        evbuffer_free(t->tls_tmp);
     t->loop->n_transports--;
     free(t);
     if (h && h->on_closed)
         h->on_closed(ctx);
 }
 
+/*
+ * TLS output.  OpenSSL's bufferevent writes as soon as bytes are added,
+ * one TLS record and one write() per add: a delivery would cost several
+ * records and syscalls.  So a TLS transport keeps EV_WRITE off while idle;
+ * what one loop turn queues is regrouped into record-sized pieces and
+ * handed over at once by tls_flush_ev, and EV_WRITE stays on until the
+ * output is empty again.
+ */
+static void transport_tls_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    struct net_transport *t = arg;
+    t->tls_flush_pending = false;
+    if (t->finishing || t->tls_writing)
+        return;
+    struct evbuffer *out = bufferevent_get_output(t->bev);
+    size_t len = evbuffer_get_length(out);
+    if (len == 0)
+        return;
+    /* more pieces than full records would need: regroup (one copy) */
+    if ((size_t)evbuffer_peek(out, -1, NULL, NULL, 0) > 1 + len / TRANSPORT_TLS_RECORD) {
+        if (!t->tls_tmp)
+            t->tls_tmp = evbuffer_new();
+        if (t->tls_tmp && evbuffer_add_buffer(t->tls_tmp, out) == 0) {
+            size_t n;
+            while ((n = evbuffer_get_length(t->tls_tmp)) > 0) {
+                if (n > TRANSPORT_TLS_RECORD)
+                    n = TRANSPORT_TLS_RECORD;
+                evbuffer_pullup(t->tls_tmp, (ev_ssize_t)n);
+                evbuffer_remove_buffer(t->tls_tmp, out, n);
+            }
+        }
+    }
+    t->tls_writing = true;
+    bufferevent_enable(t->bev, EV_WRITE);
+}
+
+static void transport_tls_output_added(struct net_transport *t)
+{
+    if (t->tls_writing || t->tls_flush_pending)
+        return;
+    t->tls_flush_pending = true;
+    event_active(t->tls_flush_ev, EV_TIMEOUT, 0);
+}
+
 /* Output grew: pause reading above the high watermark. */
 static void transport_check_output(struct net_transport *t)
 {
+    if (t->tls)
+        transport_tls_output_added(t);
     if (t->output_paused || t->opts.output_high_water == 0)
         return;
     if (evbuffer_get_length(bufferevent_get_output(t->bev)) > t->opts.output_high_water) {
@@ -112,6 +173,10 @@ static void transport_write_cb(struct bufferevent *bev, void *arg)
 {
     struct net_transport *t = arg;
     size_t len = evbuffer_get_length(bufferevent_get_output(bev));
+    if (t->tls_writing && len == 0 && !t->closing) {
+        t->tls_writing = false;
+        bufferevent_disable(t->bev, EV_WRITE);
+    }
     if (t->closing) {
         if (len == 0)
             transport_finish_soon(t);
@@ -128,12 +193,19 @@ static void transport_write_cb(struct bufferevent *bev, void *arg)
 
 static void transport_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-    EDAD_UNUSED(bev);
     struct net_transport *t = arg;
+    if ((what & BEV_EVENT_CONNECTED) && t->tls && !t->tls_ready) {
+        t->tls_ready = true;
+        net_tls_handshake_done(t->tls);
+    }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
     const char *reason = "connection closed by peer";
-    if (what & BEV_EVENT_ERROR)
+    if (t->tls && !t->tls_ready && !t->closing)
+        reason = net_tls_handshake_failed(t->tls, bev, t->peer);
+    else if ((what & BEV_EVENT_ERROR) && t->tls)
+        reason = net_tls_error_reason(bev);
+    else if (what & BEV_EVENT_ERROR)
         reason = strerror(EVUTIL_SOCKET_ERROR());
     bool was_eof = t->eof;
     t->eof = true;
@@ -211,7 +283,11 @@ struct net_transport *net_transport_new_fd(struct net_loop *loop, evutil_socket_
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
 
-    t->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    t->tls = opts->tls;
+    if (t->tls)
+        t->bev = net_tls_bufferevent_new(t->tls, loop->base, fd);
+    else
+        t->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     t->close_ev = evtimer_new(loop->base, transport_close_cb, t);
     if (!t->bev || !t->close_ev)
         abort();
@@ -220,7 +296,15 @@ struct net_transport *net_transport_new_fd(struct net_loop *loop, evutil_socket_
     bufferevent_setwatermark(t->bev, EV_READ, 0, t->opts.read_high_water);
     bufferevent_setcb(t->bev, transport_read_cb, transport_write_cb, transport_event_cb, t);
     bufferevent_disable(t->bev, EV_READ);
-    bufferevent_enable(t->bev, EV_WRITE);
+    if (t->tls) {
+        /* written once per loop turn: see transport_tls_flush_cb */
+        bufferevent_disable(t->bev, EV_WRITE);
+        t->tls_flush_ev = event_new(loop->base, -1, 0, transport_tls_flush_cb, t);
+        if (!t->tls_flush_ev)
+            abort();
+    } else {
+        bufferevent_enable(t->bev, EV_WRITE);
+    }
     loop->n_transports++;
     return t;
 }
@@ -398,4 +482,19 @@ const char *net_transport_local(struct net_transport *t)
 bool net_transport_peer_is_loopback(struct net_transport *t)
 {
     return t->loopback;
+}
+
+bool net_transport_is_tls(struct net_transport *t)
+{
+    return t->tls != NULL;
+}
+
+enum net_peer_cert net_transport_peer_cert_name(struct net_transport *t, bool common_name,
+                                                char *buf, size_t len)
+{
+    if (!t->tls)
+        return NET_PEER_CERT_NOT_TLS;
+    if (len)
+        buf[0] = '\0';
+    return net_tls_peer_cert_name(t->bev, common_name, buf, len);
 }

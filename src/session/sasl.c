@@ -1,7 +1,9 @@
 /*
- * sasl.c - the SASL responses edad offers (PLAIN, AMQPLAIN) and the one
- * credentials check, auth_check().  Today the only user is the configured
- * default_user; issue 7 replaces auth_check's body with a user store.
+ * sasl.c - the SASL responses edad offers (PLAIN, AMQPLAIN, EXTERNAL with
+ * the TLS client certificate's subject as the user, as RabbitMQ's
+ * rabbitmq_auth_mechanism_ssl) and the credentials checks, auth_check()
+ * and auth_check_external() against the configured default_user, which
+ * auth_login() (access.c) falls back to when there is no user store.
  * No I/O and no replies here: handle_connection.c decides what to send.
  */
 #include <string.h>
@@ -62,6 +64,57 @@ enum auth_result auth_check(const struct edad_conf *conf, struct edad_bytes user
     bool user_ok = bytes_eq_cstr(user, conf->default_user);
     bool pass_ok = secret_eq(pass, conf->default_pass);
     if (!user_ok || !pass_ok)
+        return AUTH_BAD_CREDENTIALS;
+    if (!peer_is_loopback && conf_is_loopback_user(conf, conf->default_user))
+        return AUTH_LOOPBACK_ONLY;
+    return AUTH_OK;
+}
+
+/* ---- EXTERNAL (TLS client certificates) --------------------------------------- */
+
+bool session_mechanism_supported(const char *name)
+{
+    return strcmp(name, "PLAIN") == 0 || strcmp(name, "AMQPLAIN") == 0 ||
+           strcmp(name, "EXTERNAL") == 0;
+}
+
+bool sasl_mechanism_offered(const struct connection *c, struct edad_bytes mechanism)
+{
+    char *const *m = c->srv->conf->auth_mechanisms.values;
+    if (!m || !m[0])   /* a conf not from conf_init (unit tests): the default */
+        return bytes_eq_cstr(mechanism, "PLAIN") || bytes_eq_cstr(mechanism, "AMQPLAIN");
+    for (size_t i = 0; m[i]; i++) {
+        if (!bytes_eq_cstr(mechanism, m[i]))
+            continue;
+        return strcmp(m[i], "EXTERNAL") != 0 || net_transport_is_tls(c->t);
+    }
+    return false;
+}
+
+const char *sasl_external_user(struct connection *c, char *buf, size_t len)
+{
+    const struct edad_conf *conf = c->srv->conf;
+    bool cn = conf->ssl_cert_login_from == CONF_CERT_LOGIN_CN;
+    switch (net_transport_peer_cert_name(c->t, cn, buf, len)) {
+    case NET_PEER_CERT_OK:
+        break;
+    case NET_PEER_CERT_NOT_TLS:
+        return "not TLS connection";
+    case NET_PEER_CERT_NONE:
+        return "connection peer presented no TLS (x.509) certificate";
+    case NET_PEER_CERT_NO_NAME:
+        return "no name found";
+    }
+    /* a distinguished name only means something when it was verified */
+    if (!cn && conf->ssl_verify != CONF_SSL_VERIFY_PEER)
+        return "TLS configuration is unsafe";
+    return NULL;
+}
+
+enum auth_result auth_check_external(const struct edad_conf *conf, struct edad_bytes user,
+                                     bool peer_is_loopback)
+{
+    if (!conf->default_user || !bytes_eq_cstr(user, conf->default_user))
         return AUTH_BAD_CREDENTIALS;
     if (!peer_is_loopback && conf_is_loopback_user(conf, conf->default_user))
         return AUTH_LOOPBACK_ONLY;

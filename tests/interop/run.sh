@@ -47,5 +47,16 @@ fi
 NODE_PATH=$moddir/node_modules${NODE_PATH:+:$NODE_PATH}
 export NODE_PATH
 
+# tls.test.js: a CA and certificates made now with the openssl command
+# (tests/conformance/tls-certs.sh), passed as EDAD_TLS_DIR; removed at exit.
+if command -v openssl >/dev/null 2>&1; then
+    tlsdir=$(mktemp -d "${TMPDIR:-/tmp}/edad-interop-tls.XXXXXX")
+    trap 'rm -rf "$tlsdir"' EXIT
+    if sh "$here/../conformance/tls-certs.sh" "$tlsdir"; then
+        EDAD_TLS_DIR=$tlsdir
+        export EDAD_TLS_DIR
+    fi
+fi
+
 # One test file at a time: each starts its own edad.
-exec node --test --test-concurrency=1 --test-timeout=120000 "$here"/test/*.test.js
+node --test --test-concurrency=1 --test-timeout=120000 "$here"/test/*.test.js
