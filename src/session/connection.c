@@ -2,7 +2,8 @@
  * connection.c - one client connection's lifecycle: the protocol header,
  * splitting input into frames (one frame pulled up at a time, as many as
  * are buffered per read), the connection state machine, handshake /
- * closing / heartbeat timers, and the list of connections of a server.
+ * closing / heartbeat timers, blocking publishers during resource alarms
+ * (connection.blocked / unblocked), and the list of connections of a server.
  * What each method means is in handle_connection.c and channel.c.
  */
 #include <stdarg.h>
@@ -180,6 +181,89 @@ void connection_opened(struct connection *c)
     arena_free(&c->arena);
 }
 
+/* ---- resource alarms --------------------------------------------------------------------- */
+
+/* "low on memory & disk", as RabbitMQ's blocked_by_message. */
+static void conn_blocked_reason(unsigned alarms, char *buf, size_t len)
+{
+    snprintf(buf, len, "low on %s%s%s", (alarms & SESSION_ALARM_MEMORY) ? "memory" : "",
+             (alarms & SESSION_ALARM_MEMORY) && (alarms & SESSION_ALARM_DISK) ? " & " : "",
+             (alarms & SESSION_ALARM_DISK) ? "disk" : "");
+}
+
+/* Stop reading from c; tell the client once if it wants to know. */
+static void conn_block(struct connection *c)
+{
+    if (!c->blocked) {
+        c->blocked = true;
+        c->srv->n_blocked_conns++;
+        net_transport_pause_read(c->t);
+        log_info("connection %s: blocked, publishing during a resource alarm", c->name);
+    }
+    if (!c->blocked_sent && (c->client_caps & CLIENT_CAP_CONNECTION_BLOCKED)) {
+        char reason[64];
+        conn_blocked_reason(c->srv->alarms, reason, sizeof(reason));
+        struct amqp_method m;
+        memset(&m, 0, sizeof(m));
+        m.id = AMQP_CONNECTION_BLOCKED;
+        m.u.connection_blocked.reason = bytes_from_cstr(reason);
+        session_send_method(c, 0, &m);
+        c->blocked_sent = true;
+    }
+}
+
+static void conn_publish_received(struct connection *c)
+{
+    c->should_block = true;
+    conn_block(c);
+}
+
+static void conn_process_input(struct connection *c);
+
+/* Every alarm cleared: read again, and handle what waited in the input. */
+static void conn_unblock(struct connection *c)
+{
+    c->should_block = false;
+    if (!c->blocked)
+        return;
+    c->blocked = false;
+    c->srv->n_blocked_conns--;
+    if (c->state == CONN_CLOSING)
+        net_transport_resume_read(c->t);   /* for the close-ok */
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->blocked_sent) {
+        c->blocked_sent = false;
+        session_send_simple(c, 0, AMQP_CONNECTION_UNBLOCKED);
+    }
+    log_info("connection %s: unblocked", c->name);
+    net_transport_resume_read(c->t);
+    conn_process_input(c);
+}
+
+void session_server_set_alarms(struct session_server *srv, unsigned alarms)
+{
+    if (srv->alarms == alarms)
+        return;
+    srv->alarms = alarms;
+    for (struct connection *c = srv->head; c; c = c->next) {
+        if (alarms == 0)
+            conn_unblock(c);
+        else if (c->should_block && c->state == CONN_OPEN)
+            conn_block(c);   /* already blocked: connection.blocked was sent once */
+    }
+}
+
+unsigned session_server_alarms(const struct session_server *srv)
+{
+    return srv->alarms;
+}
+
+size_t session_server_blocked_count(const struct session_server *srv)
+{
+    return srv->n_blocked_conns;
+}
+
 /* ---- input -------------------------------------------------------------------------- */
 
 static void conn_handle_protocol_header(struct connection *c, const uint8_t hdr[8])
@@ -197,7 +281,7 @@ static void conn_handle_protocol_header(struct connection *c, const uint8_t hdr[
         return;
     }
     log_info("accepting AMQP connection %s", c->name);
-    net_transport_output_add(c->t, c->srv->start_frame, c->srv->start_frame_len);
+    handle_connection_send_start(c);
     connection_set_state(c, CONN_AWAIT_START_OK);
 }
 
@@ -266,7 +350,7 @@ static void conn_handle_frame(struct connection *c, const struct amqp_frame *f)
 static void conn_process_frames(struct connection *c)
 {
     while (c->state != CONN_DEAD) {
-        if (net_transport_output_saturated(c->t))
+        if (net_transport_output_saturated(c->t) || c->blocked || c->commits_held)
             return;
         size_t avail = net_transport_input_len(c->t);
         if (c->state == CONN_AWAIT_HEADER) {
@@ -325,6 +409,10 @@ static void conn_process_frames(struct connection *c)
             }
         } else if (st == EDAD_OK) {
             conn_handle_frame(c, &f);
+            /* RabbitMQ's publish_received: content during an alarm blocks */
+            if ((f.type == AMQP_FRAME_TYPE_HEADER || f.type == AMQP_FRAME_TYPE_BODY) &&
+                c->srv->alarms && c->state == CONN_OPEN)
+                conn_publish_received(c);
         }
         /* the transport is never freed inside this call: draining is safe */
         net_transport_input_drain(c->t, total);
@@ -341,6 +429,11 @@ static void conn_process_input(struct connection *c)
     durable_flush(c->srv);
     if (c->confirm_head)
         confirm_flush_all(c);
+}
+
+void connection_input_resume(struct connection *c)
+{
+    conn_process_input(c);
 }
 
 /* ---- transport callbacks ---------------------------------------------------------------- */
@@ -395,6 +488,8 @@ static void conn_on_closed(void *ctx)
     if (c->next)
         c->next->prev = c->prev;
     srv->n_connections--;
+    if (c->blocked)
+        srv->n_blocked_conns--;
     for (uint32_t i = 0; c->sync_touched && i < srv->n_touched; i++) {
         if (srv->touched[i] == c) {
             srv->touched[i] = srv->touched[--srv->n_touched];
@@ -472,6 +567,12 @@ void session_server_shutdown(struct session_server *srv, const char *reason)
     for (struct connection *c = srv->head; c; c = c->next) {
         switch (c->state) {
         case CONN_OPEN: {
+            if (c->blocked) {
+                /* read its close-ok: nothing else is handled once closing */
+                c->blocked = false;
+                srv->n_blocked_conns--;
+                net_transport_resume_read(c->t);
+            }
             char text[256];
             snprintf(text, sizeof(text),
                      "CONNECTION_FORCED - broker forced connection closure with reason '%s'",

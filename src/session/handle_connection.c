@@ -10,24 +10,26 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "edad/access.h"
 #include "session_priv.h"
 
 /*
  * The capabilities edad advertises in connection.start, in RabbitMQ's
- * order.  Only what works is listed: connection.blocked (issue 7) and
- * consumer_priorities (issue 4) get their line when they land.
+ * order.  Only what works is listed: consumer_priorities (issue 4) gets
+ * its line when it lands.
  */
 static const char *const server_capabilities[] = {
     "publisher_confirms",
     "exchange_exchange_bindings",
     "basic.nack",
     "consumer_cancel_notify",
+    "connection.blocked",
     "authentication_failure_close",
     "per_consumer_qos",
     "direct_reply_to",
 };
 
-#define SERVER_MECHANISMS "PLAIN AMQPLAIN"
+#define SERVER_MECHANISMS "PLAIN AMQPLAIN"   /* auth_mechanisms' default */
 #define SERVER_LOCALES "en_US"
 #define SERVER_COPYRIGHT "Copyright (c) 2026 the edad authors"
 #define SERVER_INFORMATION "edad, an AMQP 0-9-1 message broker. Licensed under the terms " \
@@ -42,6 +44,33 @@ static struct amqp_table_entry str_entry(const char *key, const char *value)
     e.value.kind = AMQP_FIELD_LONGSTR;
     e.value.v.str = bytes_from_cstr(value);
     return e;
+}
+
+/*
+ * The mechanisms field: auth_mechanisms in order, blank-separated; EXTERNAL
+ * only on TLS connections (RabbitMQ offers it on every TLS connection, so a
+ * client without a certificate gets a clear refusal, not a failed choice).
+ */
+static void start_mechanisms(const struct edad_conf *conf, bool tls, char *buf, size_t len)
+{
+    char *const *m = conf->auth_mechanisms.values;
+    size_t used = 0;
+    buf[0] = '\0';
+    if (!m || !m[0]) {
+        snprintf(buf, len, "%s", SERVER_MECHANISMS);
+        return;
+    }
+    for (size_t i = 0; m[i]; i++) {
+        if (!tls && strcmp(m[i], "EXTERNAL") == 0)
+            continue;
+        size_t n = strlen(m[i]);
+        if (used + n + 2 > len)
+            break;
+        if (used)
+            buf[used++] = ' ';
+        memcpy(buf + used, m[i], n + 1);
+        used += n;
+    }
 }
 
 void handle_connection_build_start(struct session_server *srv)
@@ -85,15 +114,33 @@ void handle_connection_build_start(struct session_server *srv)
     m.u.connection_start.version_minor = 9;
     m.u.connection_start.server_properties.count = (uint32_t)EDAD_ARRAY_LEN(props);
     m.u.connection_start.server_properties.entries = props;
-    m.u.connection_start.mechanisms = bytes_from_cstr(SERVER_MECHANISMS);
     m.u.connection_start.locales = bytes_from_cstr(SERVER_LOCALES);
 
+    /* one block: the plain frame, then the TLS one (EXTERNAL offered) */
+    char mechs[512], mechs_tls[512];
+    start_mechanisms(srv->conf, false, mechs, sizeof(mechs));
+    start_mechanisms(srv->conf, true, mechs_tls, sizeof(mechs_tls));
     size_t cap = AMQP_FRAME_MIN_SIZE;
-    srv->start_frame = xmalloc(cap);
-    if (amqp_frame_encode_method(0, &m, srv->start_frame, cap, &srv->start_frame_len) != EDAD_OK) {
+    srv->start_frame = xmalloc(2 * cap);
+    srv->start_frame_tls = srv->start_frame + cap;
+    m.u.connection_start.mechanisms = bytes_from_cstr(mechs);
+    edad_status st = amqp_frame_encode_method(0, &m, srv->start_frame, cap,
+                                              &srv->start_frame_len);
+    m.u.connection_start.mechanisms = bytes_from_cstr(mechs_tls);
+    if (st != EDAD_OK || amqp_frame_encode_method(0, &m, srv->start_frame_tls, cap,
+                                                  &srv->start_frame_tls_len) != EDAD_OK) {
         log_error("session: cannot encode connection.start");
         abort();
     }
+}
+
+void handle_connection_send_start(struct connection *c)
+{
+    struct session_server *srv = c->srv;
+    if (net_transport_is_tls(c->t))
+        net_transport_output_add(c->t, srv->start_frame_tls, srv->start_frame_tls_len);
+    else
+        net_transport_output_add(c->t, srv->start_frame, srv->start_frame_len);
 }
 
 /* ---- vhosts ------------------------------------------------------------------------ */
@@ -138,6 +185,8 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
 {
     struct edad_bytes user = EDAD_BYTES_NULL, pass = EDAD_BYTES_NULL;
     edad_status st;
+    bool external = false;
+    char certname[512];
 
     conn_read_client_caps(c, &a->client_properties);
     const struct amqp_field_value *cname = amqp_table_get(&a->client_properties,
@@ -147,6 +196,17 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
                  (int)(cname->v.str.len > 200 ? 200 : cname->v.str.len),
                  (const char *)cname->v.str.ptr);
 
+    int mlen = (int)(a->mechanism.len > 64 ? 64 : a->mechanism.len);
+    if (!sasl_mechanism_offered(c, a->mechanism)) {
+        /* RabbitMQ: a mechanism it has but did not offer here is "invalid" */
+        bool known = bytes_eq_cstr(a->mechanism, "PLAIN") ||
+                     bytes_eq_cstr(a->mechanism, "AMQPLAIN") ||
+                     bytes_eq_cstr(a->mechanism, "EXTERNAL");
+        session_fail(c, 0, AMQP_COMMAND_INVALID, AMQP_CONNECTION_START_OK,
+                     "%s authentication mechanism '%.*s'", known ? "invalid" : "unknown", mlen,
+                     (const char *)a->mechanism.ptr);
+        return;
+    }
     if (bytes_eq_cstr(a->mechanism, "PLAIN")) {
         st = sasl_plain_parse(a->response, &user, &pass);
         if (st != EDAD_OK) {
@@ -161,6 +221,19 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
                          "AMQPLAIN auth info is missing LOGIN or PASSWORD field");
             return;
         }
+    } else if (bytes_eq_cstr(a->mechanism, "EXTERNAL")) {
+        /* the response (an identity some clients send) is ignored, as RabbitMQ does */
+        const char *why = sasl_external_user(c, certname, sizeof(certname));
+        if (why) {
+            log_error("Error on AMQP connection %s (state: starting): EXTERNAL login refused: "
+                      "%s", c->name, why);
+            session_fail(c, 0, AMQP_ACCESS_REFUSED, 0, "Login was refused using "
+                         "authentication mechanism EXTERNAL. For details see the broker "
+                         "logfile.");
+            return;
+        }
+        user = bytes_from_cstr(certname);
+        external = true;
     } else {
         session_fail(c, 0, AMQP_COMMAND_INVALID, AMQP_CONNECTION_START_OK,
                      "unknown authentication mechanism '%.*s'",
@@ -171,8 +244,9 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     snprintf(c->auth_mechanism, sizeof(c->auth_mechanism), "%.*s", (int)a->mechanism.len,
              (const char *)a->mechanism.ptr);
 
-    int ulen = (int)(user.len > 128 ? 128 : user.len);
-    switch (auth_check(c->srv->conf, user, pass, net_transport_peer_is_loopback(c->t))) {
+    int ulen = (int)(user.len > 255 ? 255 : user.len);
+    bool loopback = net_transport_peer_is_loopback(c->t);
+    switch (auth_login(c->srv, user, external ? NULL : &pass, loopback)) {
     case AUTH_OK:
         break;
     case AUTH_BAD_CREDENTIALS:
@@ -242,6 +316,25 @@ static void handle_tune_ok(struct connection *c, const struct amqp_connection_tu
 
 /* ---- open ---------------------------------------------------------------------------- */
 
+/*
+ * Vhost limits and permissions (access.h) in RabbitMQ's order; false after
+ * failing the connection with 530.
+ */
+static bool conn_vhost_access(struct connection *c, struct edad_bytes vhost)
+{
+    uint64_t conns = 0;
+    for (struct connection *o = c->srv->head; o; o = o->next)
+        if (o != c && o->vh == c->vh && (o->state == CONN_OPEN || o->state == CONN_CLOSING))
+            conns++;
+    struct broker_err err;
+    if (access_check_open(c->srv->broker, c->user, vhost, conns, &err) == EDAD_OK)
+        return true;
+    const char *dash = strstr(err.text, " - ");
+    c->vh = NULL;
+    session_fail(c, 0, err.code, AMQP_CONNECTION_OPEN, "%s", dash ? dash + 3 : err.text);
+    return false;
+}
+
 static void handle_open(struct connection *c, const struct amqp_connection_open *a)
 {
     const struct edad_conf *conf = c->srv->conf;
@@ -257,6 +350,8 @@ static void handle_open(struct connection *c, const struct amqp_connection_open 
                      (const char *)a->virtual_host.ptr);
         return;
     }
+    if (c->srv->broker && !conn_vhost_access(c, a->virtual_host))
+        return;
     c->vhost = bytes_strdup(a->virtual_host);
     session_send_simple(c, 0, AMQP_CONNECTION_OPEN_OK);
     connection_set_state(c, CONN_OPEN);
