@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential autoconf automake libtool pkg-config
       libevent-dev libjansson-dev check librabbitmq-dev amqp-tools
-      libssl-dev libsystemd-dev clang python3 iproute2 procps curl)
+      libssl-dev openssl libsystemd-dev clang python3 iproute2 procps curl
+      chromium systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -95,7 +95,7 @@ if [ "${EDAD_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 
 regen_check() {
-    make -C build regen >/dev/null && git diff --exit-code -- include src conf
+    make -C build regen >/dev/null && git diff --exit-code -- include src conf man
 }
 if git rev-parse --git-dir >/dev/null 2>&1 && command -v python3 >/dev/null; then
     step "generated code matches the spec (make regen)" regen_check

@@ -21,6 +21,7 @@ struct exchange;
 struct queue;
 struct consumer;
 struct message;
+struct dedup;                   /* a deduplication cache (dedup.c) */
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -118,6 +119,14 @@ const struct broker_value *broker_table_get(const struct broker_table *t, const 
 /* Process-wide knobs; zero-initialised means defaults. */
 struct broker_config {
     uint32_t dispatch_batch;    /* messages per queue per dispatch pass (default 256) */
+    /*
+     * Paging (store.paging_threshold): once the ready messages a durable
+     * queue holds in memory pass this many body bytes, further persistent
+     * messages it stores are kept as compact entries without their message
+     * and read back through hooks.store_load when they leave the queue.
+     * 0 (default): never page.
+     */
+    uint64_t page_threshold;
 };
 
 struct broker *broker_new(const struct broker_config *cfg);
@@ -183,7 +192,8 @@ enum broker_drop_reason {
  *  - store_delete: q (durable, with a store handle) is deleted: free its
  *    disk.  Its entries are not reported one by one.
  *  - definitions_changed: a durable exchange, queue or binding was created
- *    or deleted; the store rewrites its definitions file.
+ *    or deleted; the store rewrites its definitions file.  vh is NULL when
+ *    users, permissions, vhosts or vhost limits changed (access.h).
  */
 struct broker_hooks {
     void *ctx;
@@ -195,6 +205,45 @@ struct broker_hooks {
     void (*dropped)(void *ctx, struct queue *q, const struct queue_entry *e,
                     enum broker_drop_reason reason);
     void (*definitions_changed)(void *ctx, struct vhost *vh);
+    /*
+     * Paging (broker_config.page_threshold; without store_load nothing is
+     * paged).  store_load: the message of a paged entry (e->store_loc,
+     * e->seq) read back from the store, one reference for the caller;
+     * NULL when it cannot be read (the entry is then dropped and removed
+     * from the store).  store_purge: drop the stored records of q's ready
+     * entries at once -- every record of q when all is true (no entry of
+     * q is unacked), else the n locations in locs (sorted in place); when
+     * NULL, purge removes entry by entry through store_remove.
+     */
+    struct message *(*store_load)(void *ctx, struct queue *q, const struct queue_entry *e);
+    void (*store_purge)(void *ctx, struct queue *q, bool all, uint64_t *locs, size_t n);
+    /*
+     * Messages held by durable x-delayed-message exchanges (persistent ones
+     * only) and dedup caches of durable queues and exchanges; these get
+     * persist_ctx (server_persist.c).  delayed_hold: store m, held on
+     * exchange (of vhost) for delay_ms with sequence number seq; *handle is
+     * the exchange's store handle (NULL until the callee sets it); *loc gets
+     * the record's location.  An error means m is not held (the publisher
+     * gets a nack), except EDAD_ERR_TOO_LARGE: held in memory only.
+     * delayed_release: the held message at loc was routed.
+     * delayed_delete: the exchange was deleted.
+     */
+    void *persist_ctx;
+    edad_status (*delayed_hold)(void *ctx, const char *vhost, const char *exchange,
+                                void **handle, const struct message *m, uint64_t seq,
+                                uint64_t delay_ms, uint64_t *loc);
+    void (*delayed_release)(void *ctx, void *handle, uint64_t loc);
+    void (*delayed_delete)(void *ctx, void *handle);
+    /*
+     * dedup_add: the cache d of durable queue (kind 'q') or exchange ('x')
+     * name in vhost added key (len bytes, the canonical encoding), expiring
+     * at expires_ms on the broker clock (UINT64_MAX: never); *handle as in
+     * delayed_hold.  dedup_delete: that cache is gone (its owner deleted).
+     */
+    void (*dedup_add)(void *ctx, void **handle, const struct dedup *d, char kind,
+                      const char *vhost, const char *name, const uint8_t *key, size_t len,
+                      uint64_t expires_ms);
+    void (*dedup_delete)(void *ctx, void *handle);
 };
 
 /* Copy *hooks (NULL clears them). */
@@ -208,13 +257,16 @@ struct json_t;                  /* jansson's json_t */
  * A new JSON object in RabbitMQ's definitions format holding every vhost
  * and the durable exchanges (not the predeclared ones), durable
  * non-exclusive queues and bindings between durable entities, bindings in
- * their creation order per source.  Caller json_decref()s.
+ * their creation order per source, and (access.h) users, permissions and
+ * vhost limits (as "vhost-limits" parameters, as RabbitMQ 3.10 exports
+ * them).  Caller json_decref()s.  This is /api/definitions' GET body.
  */
 struct json_t *broker_definitions_export(struct broker *b);
 
 struct import_report {
     uint32_t vhosts, exchanges, queues, bindings;
     uint32_t failed;            /* entries that could not be declared (logged) */
+    uint32_t users, permissions;        /* issue 7 (access.h) */
 };
 /*
  * Declare what defs (RabbitMQ's definitions format) lists: vhosts, then
@@ -223,6 +275,15 @@ struct import_report {
  */
 void broker_definitions_import(struct broker *b, const struct json_t *defs,
                                struct import_report *r);
+/*
+ * RabbitMQ's load_definitions: read the JSON file at path and import it
+ * (users, vhosts, permissions, vhost limits, exchanges, queues, bindings;
+ * existing entities are updated or kept).  EDAD_ERR_INVALID with a reason
+ * in err when the file cannot be read or parsed; entries that fail are
+ * logged and counted in r->failed.
+ */
+edad_status broker_definitions_load_file(struct broker *b, const char *path,
+                                         struct import_report *r, char *err, size_t errlen);
 
 /* ---- dispatch scheduling -------------------------------------------------- */
 
@@ -330,6 +391,36 @@ struct exchange_info {
 };
 void exchange_get_info(const struct exchange *x, struct exchange_info *out);
 
+/*
+ * Recovery of what a durable x-delayed-message exchange held (the server,
+ * before any client connects).  exchange_delayed_attach: x's store handle
+ * (see broker_hooks.delayed_hold) and the sequence number to continue
+ * from; false when x is not an x-delayed-message exchange.
+ * exchange_delayed_restore: hold m (a reference is taken) until due_ms on
+ * the broker clock; messages already due (due_ms <= now) are released
+ * first, in order of order_key (their original due time), then in seq.
+ */
+bool exchange_delayed_attach(struct exchange *x, void *handle, uint64_t next_seq);
+void exchange_delayed_restore(struct exchange *x, struct message *m, uint64_t seq,
+                              uint64_t due_ms, uint64_t order_key, uint64_t loc);
+
+/* ---- dedup caches across restarts (dedup.c) ---- */
+/*
+ * The dedup cache of durable queue (kind 'q', not exclusive) or exchange
+ * ('x') name in vh, or NULL when there is no such owner with a cache.
+ * dedup_attach sets its hooks handle; dedup_restore adds a key (oldest
+ * first; a key already present moves to the newest end; the oldest goes
+ * past x-cache-size) expiring at expires_ms on the broker clock;
+ * dedup_foreach lists the keys oldest first (expired ones included).
+ */
+struct dedup *dedup_of(struct vhost *vh, char kind, struct edad_bytes name);
+void dedup_attach(struct dedup *d, void *handle);
+void dedup_restore(struct dedup *d, const uint8_t *key, size_t len, uint64_t expires_ms);
+void dedup_foreach(const struct dedup *d,
+                   void (*fn)(void *ctx, const uint8_t *key, size_t len, uint64_t expires_ms),
+                   void *ctx);
+uint32_t dedup_capacity(const struct dedup *d);
+
 /* ---- messages ------------------------------------------------------------- */
 
 /* Flags the session derives once from the content header at publish. */
@@ -392,6 +483,38 @@ struct broker_deaths {
 };
 /* NULL unless the broker dead-lettered m. */
 const struct broker_deaths *message_deaths(const struct message *m);
+
+/*
+ * What a stored message needs besides exchange, routing key, property
+ * bytes and body (persist.c): the dead-letter history, the TTL start as
+ * wall clock (converted from the broker clock with wall_now_ms, ms since
+ * the epoch) and, when due_wall_ms is not 0, the due time of a message
+ * held by a delayed exchange.  Writes into buf[0..cap) and returns the
+ * size needed (0: nothing to keep, the store's plain record); when that
+ * exceeds cap nothing useful is written: grow buf and call again.
+ */
+size_t message_meta_encode(const struct broker *b, const struct message *m, uint64_t wall_now_ms,
+                           uint64_t due_wall_ms, uint8_t *buf, size_t cap);
+
+/* A stored message to rebuild (all slices borrowed). */
+struct message_restore {
+    struct edad_bytes exchange, routing_key, props, body;
+    struct edad_bytes meta;             /* message_meta_encode's bytes, may be empty */
+    struct message_info info;
+    const struct queue *queue;          /* its x-message-ttl applies; NULL: none */
+    uint64_t wall_now_ms;
+};
+/*
+ * A new message (one reference) equal to the stored one: same bytes, the
+ * same x-death history, and a TTL start such that it expires at the same
+ * wall-clock moment as before the restart (at once when that has passed).
+ * Malformed meta is ignored (*meta_bad, may be NULL, says so).  NULL when
+ * a name is too long.
+ */
+struct message *message_restore(struct broker *b, const struct message_restore *r,
+                                bool *meta_bad);
+/* The due time (wall ms) in a meta block; 0 when none or malformed. */
+uint64_t message_meta_due(struct edad_bytes meta);
 
 /* ---- publishing ----------------------------------------------------------- */
 
@@ -458,6 +581,8 @@ struct broker_codec {
                      struct edad_bytes *out);
     struct message *(*with_header_int)(void *ctx, const struct message *m, const char *key,
                                        int64_t v);
+    /* A copy of m without header key (BCC); NULL when it cannot be made. */
+    struct message *(*without_header)(void *ctx, const struct message *m, const char *key);
 };
 
 /* Copy *codec (NULL clears it). */
@@ -609,6 +734,32 @@ void queue_set_store_handle(struct queue *q, void *h);
  */
 void queue_recover_entry(struct queue *q, struct message *m, uint64_t seq, uint64_t store_loc,
                          bool redelivered, uint64_t next_seq);
+/*
+ * Recovery with paging: true when q pages (durable, no x-message-ttl,
+ * paging configured) and the messages it holds in memory already pass
+ * the threshold, so the next recovered message without an expiration
+ * should come back as a paged entry (queue_recover_paged) rather than be
+ * loaded.
+ */
+bool queue_recover_wants_paged(const struct queue *q);
+/*
+ * Recovery: append a paged entry (no message in memory; read back through
+ * hooks.store_load on delivery) of body_len bytes with priority (-1:
+ * none), otherwise as queue_recover_entry.
+ */
+void queue_recover_paged(struct queue *q, uint64_t seq, uint64_t store_loc, uint32_t body_len,
+                         int priority, bool redelivered, uint64_t next_seq);
+/*
+ * Paging and write errors: called from hooks.store_enqueue, true when the
+ * message being stored will go to q as a paged entry.  The store keeps
+ * such a message's record only once its write succeeded; until then the
+ * caller may keep a reference and, when the write failed, give the
+ * message back with queue_unpage(q, seq, m) (the entry with seq becomes an
+ * ordinary in-memory one again; nothing happens when it is no longer a
+ * ready paged entry).
+ */
+bool queue_would_page(const struct queue *q, const struct message *m);
+void queue_unpage(struct queue *q, uint64_t seq, struct message *m);
 const char *queue_name(const struct queue *q);
 struct vhost *queue_vhost(const struct queue *q);
 
@@ -635,6 +786,8 @@ struct queue_stats {
     uint64_t dropped;           /* rejected without requeue, purged */
     uint64_t expired;           /* dropped by TTL */
     uint64_t dead_lettered;     /* copies routed to the dead-letter exchange */
+    uint32_t paged;             /* ready messages kept on disk only (paging) */
+    uint64_t paged_bytes;       /* their body bytes (part of ready_bytes) */
 };
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 

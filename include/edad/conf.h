@@ -20,6 +20,23 @@ struct conf_listener {
     uint16_t port;
 };
 
+/* Ordered list family (auth_mechanisms.<name> = VALUE): values in the order
+   their names were first set; names[i] is the member that set values[i].
+   Both NULL-terminated (never NULL after conf_init). */
+struct conf_strlist {
+    char **names;
+    char **values;
+};
+
+/* CHOICE options: which word list an option takes (its max in options.def);
+   the field holds the index of the word in that list. */
+enum conf_choice_set {
+    CONF_CHOICES_SSL_VERIFY,      /* verify_none | verify_peer */
+    CONF_CHOICES_CERT_LOGIN,      /* distinguished_name | common_name */
+};
+enum conf_ssl_verify { CONF_SSL_VERIFY_NONE, CONF_SSL_VERIFY_PEER };
+enum conf_cert_login { CONF_CERT_LOGIN_DN, CONF_CERT_LOGIN_CN };
+
 struct edad_conf {
     /* listeners.tcp.<name> = [host:]port; listeners.tcp = none clears them */
     struct conf_listener listeners[CONF_MAX_LISTENERS];
@@ -28,6 +45,8 @@ struct edad_conf {
     char *default_user;         /* default_user (guest) */
     char *default_pass;         /* default_pass (guest) */
     char *default_vhost;        /* default_vhost (/) */
+    char *load_definitions;     /* users and access (issue 7): load_definitions
+                                   file path, NULL (false) = none */
     char **loopback_users;      /* loopback_users.<user> = true|false, or = none;
                                    NULL-terminated list, default {"guest"} */
 
@@ -49,7 +68,37 @@ struct edad_conf {
     bool store_sync;            /* edad: store.sync; default true */
     uint32_t store_segment_size; /* edad: store.segment_size bytes; default 8 MiB */
     uint32_t store_idle_reclaim_ms; /* edad: store.idle_reclaim_ms; default 1000 */
+    uint64_t store_paging_threshold; /* edad: store.paging_threshold bytes per durable
+                                        queue; default 16 MiB, 0 never pages (paging) */
     uint32_t output_high_water; /* edad: net.output_high_watermark bytes; default 1 MiB */
+
+    /* TLS and authentication mechanisms (issue 7, src/net/tls.c, sasl.c) */
+    struct conf_listener ssl_listeners[CONF_MAX_LISTENERS]; /* listeners.ssl.<name>;
+                                   default none */
+    unsigned n_ssl_listeners;
+    char *ssl_cacertfile;       /* ssl_options.cacertfile (not set) */
+    char *ssl_certfile;         /* ssl_options.certfile (not set) */
+    char *ssl_keyfile;          /* ssl_options.keyfile (not set) */
+    unsigned ssl_verify;        /* ssl_options.verify: enum conf_ssl_verify (verify_none) */
+    bool ssl_fail_if_no_peer_cert; /* ssl_options.fail_if_no_peer_cert (false) */
+    struct conf_strlist ssl_versions; /* ssl_options.versions.<n>: tlsv1.2, tlsv1.3;
+                                   empty = both */
+    struct conf_strlist auth_mechanisms; /* auth_mechanisms.<n> (PLAIN, AMQPLAIN) */
+    unsigned ssl_cert_login_from; /* enum conf_cert_login (distinguished_name) */
+
+    /* Resource alarms (issue 7, src/server_alarm.c): the strings are parsed
+       and checked at start (RabbitMQ's fractions and information units) */
+    char *vm_memory_relative;   /* vm_memory_high_watermark.relative ("0.4") */
+    char *vm_memory_absolute;   /* vm_memory_high_watermark.absolute (not set) */
+    char *disk_free_absolute;   /* disk_free_limit.absolute ("50MB") */
+    char *disk_free_relative;   /* disk_free_limit.relative (not set) */
+    uint32_t alarm_check_interval; /* edad: alarms.check_interval ms; default 1000 */
+
+    /* management (H8): the HTTP API and the Prometheus endpoint */
+    uint32_t management_port;   /* management.tcp.port (15672); 0 = off */
+    char *management_ip;        /* management.tcp.ip (127.0.0.1) */
+    uint32_t prometheus_port;   /* prometheus.tcp.port (15692); 0 = off */
+    char *prometheus_ip;        /* prometheus.tcp.ip (127.0.0.1) */
 
     /* Private to conf.c: bit i set while option i, a family such as
        listeners.tcp.<name>, still holds its built-in default (the first
@@ -85,6 +134,9 @@ void conf_print_defaults(FILE *out);
 /* Print the shipped conf/edad.conf (every option commented with its
    default and help); `make regen-conf` writes the file with it. */
 void conf_print_conf(FILE *out);
+/* Print the man page edad.conf(5) (roff) from the same table; `make
+   regen-man` writes man/edad.conf.5 with it. */
+void conf_print_man(FILE *out);
 /* True when user must connect from loopback only. */
 bool conf_is_loopback_user(const struct edad_conf *c, const char *user);
 /*

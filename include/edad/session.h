@@ -28,6 +28,9 @@ struct session_server *session_server_new(struct net_loop *loop, const struct ed
  */
 void session_server_free(struct session_server *srv);
 
+/* True for the SASL mechanisms edad implements: PLAIN, AMQPLAIN, EXTERNAL. */
+bool session_mechanism_supported(const char *name);
+
 /* net_accept_fn for listeners: arg is the session_server. */
 void session_server_accept(void *arg, struct net_transport *t);
 
@@ -65,5 +68,67 @@ void session_server_set_store(struct session_server *srv, const struct session_s
  */
 void session_server_sync_done(struct session_server *srv, uint64_t cookie, bool ok);
 void session_server_sync_batch_end(struct session_server *srv);
+
+/*
+ * Resource alarms (issue 7), as RabbitMQ applies them: while any alarm is
+ * active, a connection that sends a message (content header or body) is
+ * blocked: edad stops reading from it after that frame, and when the client
+ * announced the connection.blocked capability it gets connection.blocked
+ * with reason "low on memory", "low on disk" or "low on memory & disk".
+ * Connections that only consume keep being read (acks flow).  When no
+ * alarm is left, blocked connections get connection.unblocked (if they got
+ * connection.blocked) and reading resumes.  A blocked connection is never
+ * dropped for missing heartbeats.
+ */
+enum {
+    SESSION_ALARM_MEMORY = 1u << 0,
+    SESSION_ALARM_DISK = 1u << 1,
+};
+/* Replace the set of active alarms (SESSION_ALARM_* bits). */
+void session_server_set_alarms(struct session_server *srv, unsigned alarms);
+unsigned session_server_alarms(const struct session_server *srv);
+/* Connections blocked now (they published during an alarm). */
+size_t session_server_blocked_count(const struct session_server *srv);
+
+/* ---- inspection for the management API (inspect.c) --------------------------- */
+
+struct json_t;
+/*
+ * Read-only views of the live sessions as RabbitMQ's management API
+ * objects (new JSON arrays; the caller decrefs): connections (name "peer ->
+ * local", user, vhost, state, channels, peer_host/port, host/port,
+ * frame_max, channel_max, timeout, auth_mechanism, connected_at, send_oct,
+ * recv_oct ...), channels ("name (number)", connection_details,
+ * consumer_count, messages_unacknowledged, prefetch_count, confirm,
+ * transactional ...) and consumers (consumer_tag, channel_details, queue,
+ * ack_required, prefetch_count ...).  Connections still in the handshake
+ * are listed with state "starting"/"tuning"/"opening".
+ */
+struct json_t *session_server_connections_json(struct session_server *srv);
+struct json_t *session_server_channels_json(struct session_server *srv);
+struct json_t *session_server_consumers_json(struct session_server *srv);
+/*
+ * Close the connection named name (its management name): an open one gets
+ * connection.close 320 "CONNECTION_FORCED - <reason>" and loses its
+ * channels, one still in the handshake is dropped.  False when no live
+ * connection has that name.
+ */
+bool session_server_close_by_name(struct session_server *srv, const char *name,
+                                  const char *reason);
+/* The AMQP credentials check (user store, loopback_users): 0 ok, 1 bad
+ * credentials, 2 a loopback-only user from a remote address. */
+int session_server_authenticate(struct session_server *srv, const char *user, const char *pass,
+                                bool peer_is_loopback);
+/*
+ * Basic properties <-> RabbitMQ's management "properties" JSON object
+ * (content_type, headers, delivery_mode, priority, ... timestamp).
+ * session_props_to_json: a new object, NULL when raw does not decode.
+ * session_props_from_json: encode props (borrowed) into *raw in arena a
+ * and fill *info; EDAD_ERR_INVALID with a reason in err.
+ */
+struct json_t *session_props_to_json(struct edad_bytes raw);
+edad_status session_props_from_json(const struct json_t *props, struct arena *a,
+                                    struct edad_bytes *raw, struct message_info *info,
+                                    char *err, size_t errlen);
 
 #endif

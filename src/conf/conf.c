@@ -25,8 +25,16 @@ enum opt_type {
     OPT_TYPE_BYTES,     /* same, in bytes; OPT_UNITS adds KB/MB/GB */
     OPT_TYPE_BOOL,      /* bool: true | false */
     OPT_TYPE_LOGLEVEL,  /* enum log_level */
-    OPT_TYPE_LISTENER,  /* listeners[] + n_listeners, family by name */
+    OPT_TYPE_LISTENER,  /* <field>[] + n_<field>, family by name */
     OPT_TYPE_USERFLAG,  /* NULL-terminated char ** of members set true */
+    OPT_TYPE_CHOICE,    /* unsigned: index of a word of choice set <max> */
+    OPT_TYPE_STRLIST,   /* struct conf_strlist, family: ordered values */
+};
+
+/* The words of each CHOICE set (enum conf_choice_set), in index order. */
+static const char *const choice_words[][3] = {
+    [CONF_CHOICES_SSL_VERIFY] = {"verify_none", "verify_peer", NULL},
+    [CONF_CHOICES_CERT_LOGIN] = {"distinguished_name", "common_name", NULL},
 };
 
 enum {
@@ -43,6 +51,7 @@ struct conf_option {
     enum opt_type type;
     size_t offset;          /* of the field in struct edad_conf */
     size_t size;            /* of the field */
+    size_t count_offset;    /* LISTENER: of the n_<field> count */
     const char *def;        /* default as conf-file text */
     uint64_t min;
     uint64_t max;
@@ -68,6 +77,22 @@ struct conf_option {
 #define OPT_FITS_LISTENER(sz, max) \
     ((sz) == sizeof(struct conf_listener) * CONF_MAX_LISTENERS && (max) <= 65535)
 #define OPT_FITS_USERFLAG(sz, max) ((sz) == sizeof(char **))
+#define OPT_FITS_CHOICE(sz, max) \
+    ((sz) == sizeof(unsigned) && (max) < EDAD_ARRAY_LEN(choice_words))
+#define OPT_FITS_STRLIST(sz, max) ((sz) == sizeof(struct conf_strlist))
+
+/* Where a LISTENER option keeps its count: n_<field>, right after it. */
+#define COUNT_OFFSET_LISTENER(field) offsetof(struct edad_conf, n_##field)
+#define COUNT_OFFSET_STRING(field) 0
+#define COUNT_OFFSET_UINT(field) 0
+#define COUNT_OFFSET_SECONDS(field) 0
+#define COUNT_OFFSET_MS(field) 0
+#define COUNT_OFFSET_BYTES(field) 0
+#define COUNT_OFFSET_BOOL(field) 0
+#define COUNT_OFFSET_LOGLEVEL(field) 0
+#define COUNT_OFFSET_USERFLAG(field) 0
+#define COUNT_OFFSET_CHOICE(field) 0
+#define COUNT_OFFSET_STRLIST(field) 0
 
 #define EDAD_SECTION(title)
 #define EDAD_OPT(key, type, field, def, min, max, flags, shipped, help)   \
@@ -94,7 +119,7 @@ static const struct conf_option options[OPT_COUNT] = {
 #define EDAD_SECTION(title)
 #define EDAD_OPT(key, type, field, def, min, max, flags, shipped, help)   \
     {key, OPT_TYPE_##type, offsetof(struct edad_conf, field), FIELD_SIZE(field), \
-     def, min, max, flags, shipped, help},
+     COUNT_OFFSET_##type(field), def, min, max, flags, shipped, help},
 #include "options.def"
 #undef EDAD_OPT
 #undef EDAD_SECTION
@@ -196,7 +221,9 @@ static size_t family_prefix_len(const struct conf_option *o)
 /* Placeholder shown for a family member in help output. */
 static const char *family_placeholder(const struct conf_option *o)
 {
-    return o->type == OPT_TYPE_USERFLAG ? "<user>" : "<name>";
+    if (o->type == OPT_TYPE_USERFLAG)
+        return "<user>";
+    return o->type == OPT_TYPE_STRLIST ? "<n>" : "<name>";
 }
 
 /*
@@ -497,12 +524,14 @@ static edad_status set_family_listener(struct edad_conf *c, const struct conf_op
 {
     char shown[80], shown_key[80];
     struct conf_listener l;
+    struct conf_listener *list = field_ptr(c, o);
+    unsigned *count = (unsigned *)((char *)c + o->count_offset);
 
     if (member[0] == '\0') {
         if (strcmp(v, "none") != 0)
             return failf(err, errlen, "%s: only 'none' is accepted here; set "
                          "%s.<name> = [host:]port to add a listener", key, key);
-        c->n_listeners = 0;
+        *count = 0;
         c->family_defaulted &= ~bit_of(o);
         return EDAD_OK;
     }
@@ -522,19 +551,19 @@ static edad_status set_family_listener(struct edad_conf *c, const struct conf_op
     unsigned i = 0;
     bool defaulted = c->family_defaulted & bit_of(o);
     if (!defaulted) {
-        while (i < c->n_listeners && strcmp(c->listeners[i].name, l.name) != 0)
+        while (i < *count && strcmp(list[i].name, l.name) != 0)
             i++;
         if (i == CONF_MAX_LISTENERS)
             return failf(err, errlen, "%s: too many listeners (at most %d)", key,
                          CONF_MAX_LISTENERS);
     }
     if (defaulted) {
-        c->n_listeners = 0;
+        *count = 0;
         c->family_defaulted &= ~bit_of(o);
     }
-    c->listeners[i] = l;
-    if (i == c->n_listeners)
-        c->n_listeners++;
+    list[i] = l;
+    if (i == *count)
+        (*count)++;
     return EDAD_OK;
 }
 
@@ -572,6 +601,75 @@ static edad_status set_family_userflag(struct edad_conf *c, const struct conf_op
     else if (!on)
         list_remove(plist, member);
     return EDAD_OK;
+}
+
+/* An ordered list family: <prefix>.<name> = VALUE; <prefix> = none empties it. */
+static edad_status set_family_strlist(struct edad_conf *c, const struct conf_option *o,
+                                      const char *key, const char *member, const char *v,
+                                      char *err, size_t errlen)
+{
+    char shown[80];
+    struct conf_strlist *sl = field_ptr(c, o);
+
+    if (member[0] == '\0') {
+        if (strcmp(v, "none") != 0)
+            return failf(err, errlen, "%s: only 'none' is accepted here; set "
+                         "%s.<name> = VALUE for one entry", key, key);
+        list_clear(&sl->names);
+        list_clear(&sl->values);
+        c->family_defaulted &= ~bit_of(o);
+        return EDAD_OK;
+    }
+    size_t n = strlen(v);
+    if (n < o->min || n > o->max)
+        return failf(err, errlen, "%s: value must be %" PRIu64 "..%" PRIu64 " bytes long",
+                     printable(shown, sizeof(shown), key), o->min, o->max);
+    if (c->family_defaulted & bit_of(o)) {
+        list_clear(&sl->names);
+        list_clear(&sl->values);
+        c->family_defaulted &= ~bit_of(o);
+    }
+    if (!sl->names)
+        list_clear(&sl->names);
+    if (!sl->values)
+        list_clear(&sl->values);
+    for (size_t i = 0; sl->names[i]; i++) {
+        if (strcmp(sl->names[i], member) == 0) {
+            free(sl->values[i]);
+            sl->values[i] = xstrdup(v);
+            return EDAD_OK;
+        }
+    }
+    list_add(&sl->names, member);
+    list_add(&sl->values, v);
+    return EDAD_OK;
+}
+
+static void strlist_free(struct conf_strlist *sl)
+{
+    list_free(&sl->names);
+    list_free(&sl->values);
+}
+
+static edad_status parse_choice(const struct conf_option *o, const char *key, const char *v,
+                                unsigned *out, char *err, size_t errlen)
+{
+    char shown[80], words[160];
+    const char *const *w = choice_words[o->max];
+    size_t used = 0;
+    words[0] = '\0';
+    for (unsigned i = 0; w[i]; i++) {
+        if (strcmp(v, w[i]) == 0) {
+            *out = i;
+            return EDAD_OK;
+        }
+        used += (size_t)snprintf(words + used, sizeof(words) - used, "%s%s",
+                                 i == 0 ? "" : (w[i + 1] ? ", " : " or "), w[i]);
+        if (used >= sizeof(words))
+            used = sizeof(words) - 1;
+    }
+    return failf(err, errlen, "%s: '%s' is not %s", key, printable(shown, sizeof(shown), v),
+                 words);
 }
 
 static edad_status set_string(struct edad_conf *c, const struct conf_option *o,
@@ -624,6 +722,10 @@ static edad_status option_set(struct edad_conf *c, const struct conf_option *o,
         return set_family_listener(c, o, key, member, v, err, errlen);
     case OPT_TYPE_USERFLAG:
         return set_family_userflag(c, o, key, member, v, err, errlen);
+    case OPT_TYPE_CHOICE:
+        return parse_choice(o, key, v, field_ptr(c, o), err, errlen);
+    case OPT_TYPE_STRLIST:
+        return set_family_strlist(c, o, key, member, v, err, errlen);
     }
     return failf(err, errlen, "%s: option has an unknown type", key);
 }
@@ -658,6 +760,35 @@ out:
 
 /* ---- defaults and lifetime ---------------------------------------------- */
 
+/*
+ * Apply o's default.  A STRLIST default lists its values separated by
+ * blanks, given the members 1, 2, ... ("PLAIN AMQPLAIN" is
+ * auth_mechanisms.1 = PLAIN, auth_mechanisms.2 = AMQPLAIN).
+ */
+static bool init_default(struct edad_conf *c, const struct conf_option *o,
+                         const char *member, char *err, size_t errlen)
+{
+    if (o->type != OPT_TYPE_STRLIST || member[0] == '\0')
+        return option_set(c, o, o->key, member, o->def, err, errlen) == EDAD_OK;
+    const char *p = o->def;
+    for (unsigned i = 1; *p; i++) {
+        char name[16], value[256];
+        size_t n = strcspn(p, " ");
+        if (n == 0 || n >= sizeof(value)) {
+            failf(err, errlen, "%s: bad default", o->key);
+            return false;
+        }
+        memcpy(value, p, n);
+        value[n] = '\0';
+        snprintf(name, sizeof(name), "%u", i);
+        if (option_set(c, o, o->key, name, value, err, errlen) != EDAD_OK)
+            return false;
+        p += n;
+        p += strspn(p, " ");
+    }
+    return true;
+}
+
 void conf_init(struct edad_conf *c)
 {
     char err[256];
@@ -666,14 +797,22 @@ void conf_init(struct edad_conf *c)
         const struct conf_option *o = &options[i];
         const char *member = NULL;
         if (o->flags & OPT_FAMILY)
-            member = o->key + family_prefix_len(o) + 1;
-        if (o->def && option_set(c, o, o->key, member, o->def, err, sizeof(err)) != EDAD_OK) {
+            member = o->def && strcmp(o->def, "none") == 0 ? ""
+                                                           : o->key + family_prefix_len(o) + 1;
+        if (o->def && !init_default(c, o, member, err, sizeof(err))) {
             /* a bad default is a bug in options.def, caught by check_conf */
             fprintf(stderr, "edad: bad default in options.def: %s\n", err);
             abort();
         }
         if (o->type == OPT_TYPE_USERFLAG && !*(char ***)field_ptr(c, o))
             list_clear(field_ptr(c, o));
+        if (o->type == OPT_TYPE_STRLIST) {
+            struct conf_strlist *sl = field_ptr(c, o);
+            if (!sl->names)
+                list_clear(&sl->names);
+            if (!sl->values)
+                list_clear(&sl->values);
+        }
         if (o->flags & OPT_FAMILY)
             c->family_defaulted |= bit_of(o);
     }
@@ -687,8 +826,11 @@ void conf_free(struct edad_conf *c)
             EDAD_FREE((char **)field_ptr(c, o));
         else if (o->type == OPT_TYPE_USERFLAG)
             list_free(field_ptr(c, o));
+        else if (o->type == OPT_TYPE_STRLIST)
+            strlist_free(field_ptr(c, o));
+        else if (o->type == OPT_TYPE_LISTENER)
+            *(unsigned *)((char *)c + o->count_offset) = 0;
     }
-    c->n_listeners = 0;
 }
 
 bool conf_is_loopback_user(const struct edad_conf *c, const char *user)
@@ -805,16 +947,30 @@ static bool option_equal(const struct conf_option *o, const struct edad_conf *a,
     }
     case OPT_TYPE_USERFLAG:
         return list_equal(*(char **const *)pa, *(char **const *)pb);
-    case OPT_TYPE_LISTENER:
-        if (a->n_listeners != b->n_listeners)
+    case OPT_TYPE_STRLIST: {
+        const struct conf_strlist *la = pa, *lb = pb;
+        size_t n = list_len(la->values);
+        if (n != list_len(lb->values))
             return false;
-        for (unsigned i = 0; i < a->n_listeners; i++) {
-            const struct conf_listener *la = &a->listeners[i], *lb = &b->listeners[i];
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(la->values[i], lb->values[i]) != 0)
+                return false;
+        return true;
+    }
+    case OPT_TYPE_LISTENER: {
+        unsigned na = *(const unsigned *)((const char *)a + o->count_offset);
+        unsigned nb = *(const unsigned *)((const char *)b + o->count_offset);
+        if (na != nb)
+            return false;
+        for (unsigned i = 0; i < na; i++) {
+            const struct conf_listener *la = (const struct conf_listener *)pa + i;
+            const struct conf_listener *lb = (const struct conf_listener *)pb + i;
             if (strcmp(la->name, lb->name) || strcmp(la->host, lb->host) ||
                 la->port != lb->port)
                 return false;
         }
         return true;
+    }
     default:
         return memcmp(pa, pb, o->size) == 0;
     }
@@ -836,9 +992,18 @@ static void option_copy(const struct conf_option *o, struct edad_conf *dst,
         list_free(pd);
         *(char ***)pd = list_dup(*(char **const *)ps);
         break;
+    case OPT_TYPE_STRLIST: {
+        struct conf_strlist *d = pd;
+        const struct conf_strlist *sl = ps;
+        strlist_free(d);
+        d->names = list_dup(sl->names);
+        d->values = list_dup(sl->values);
+        break;
+    }
     case OPT_TYPE_LISTENER:
-        memcpy(dst->listeners, src->listeners, sizeof(dst->listeners));
-        dst->n_listeners = src->n_listeners;
+        memcpy(pd, ps, o->size);
+        memcpy((char *)dst + o->count_offset, (const char *)src + o->count_offset,
+               sizeof(unsigned));
         break;
     default:
         memcpy(pd, ps, o->size);
@@ -928,6 +1093,8 @@ static void option_type_text(const struct conf_option *o, char *buf, size_t len)
     case OPT_TYPE_LOGLEVEL: t = "log level"; break;
     case OPT_TYPE_LISTENER: t = "listener (PORT, IP:PORT or [IPv6]:PORT)"; break;
     case OPT_TYPE_USERFLAG: t = "true or false, per user"; break;
+    case OPT_TYPE_CHOICE: t = "one word"; break;
+    case OPT_TYPE_STRLIST: t = "string per <n>, an ordered list"; break;
     }
     snprintf(buf, len, "%s%s%s%s", t,
              (o->flags & OPT_UNITS) ? ", KB/MB/GB suffix allowed" : "",
@@ -954,9 +1121,46 @@ static void option_bounds_text(const struct conf_option *o, char *buf, size_t le
     case OPT_TYPE_USERFLAG:
         snprintf(buf, len, "user name length %" PRIu64 "..%" PRIu64, o->min, o->max);
         break;
+    case OPT_TYPE_CHOICE: {
+        size_t used = 0;
+        buf[0] = '\0';
+        for (const char *const *w = choice_words[o->max]; *w && used < len; w++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     w == choice_words[o->max] ? "" : "|", *w);
+        break;
+    }
+    case OPT_TYPE_STRLIST:
+        snprintf(buf, len, "value length %" PRIu64 "..%" PRIu64, o->min, o->max);
+        break;
     default:
         snprintf(buf, len, "%" PRIu64 "..%" PRIu64, o->min, o->max);
         break;
+    }
+}
+
+/*
+ * The default as conf-file lines, each led by lead and ended by sep:
+ * "heartbeat = 60", "listeners.ssl = none", "auth_mechanisms.1 = PLAIN"
+ * then "auth_mechanisms.2 = AMQPLAIN", or "key = (not set)".
+ */
+static void print_default_lines(FILE *out, const struct conf_option *o, const char *lead,
+                                const char *sep)
+{
+    int plen = (int)((o->flags & OPT_FAMILY) ? family_prefix_len(o) : strlen(o->key));
+    if (!o->def) {
+        fprintf(out, "%s%s = (not set)%s", lead, o->key, sep);
+    } else if ((o->flags & OPT_FAMILY) && strcmp(o->def, "none") == 0) {
+        fprintf(out, "%s%.*s = none%s", lead, plen, o->key, sep);
+    } else if (o->type == OPT_TYPE_STRLIST) {
+        const char *p = o->def;
+        for (unsigned i = 1; *p; i++) {
+            size_t n = strcspn(p, " ");
+            fprintf(out, "%s%.*s.%u = %.*s%s", lead, plen, o->key, i, (int)n, p, sep);
+            p += n;
+            p += strspn(p, " ");
+        }
+    } else {
+        fprintf(out, "%s%s = %s%s", lead, o->key, o->def, sep);
     }
 }
 
@@ -973,8 +1177,10 @@ void conf_print_defaults(FILE *out)
         option_bounds_text(o, bounds, sizeof(bounds));
         fprintf(out, "\n%s%s\n", key, (o->flags & OPT_EDAD) ? "  (edad)" : "");
         fprintf(out, "    type: %s\n", type);
-        if (o->flags & OPT_FAMILY)
-            fprintf(out, "    default: %s = %s\n", o->key, o->def);
+        if (!o->def)
+            fprintf(out, "    default: not set\n");
+        else if (o->flags & OPT_FAMILY)
+            print_default_lines(out, o, "    default: ", "\n");
         else
             fprintf(out, "    default: %s\n", o->def);
         fprintf(out, "    bounds: %s\n", bounds);
@@ -1021,8 +1227,103 @@ void conf_print_conf(FILE *out)
                  (o->flags & OPT_EDAD) ? " (edad's own option)" : "");
         print_wrapped(out, "## ", note);
         fputs("##\n", out);
-        fprintf(out, "# %s = %s\n", o->key, o->def);
+        print_default_lines(out, o, "# ", "\n");
         if (o->shipped)
             fprintf(out, "%s = %s\n", o->key, o->shipped);
     }
+}
+
+/* ---- man page (edad.conf(5)) --------------------------------------------- */
+
+/* text with roff specials escaped: '\' and '-' everywhere, '.'/'\'' at a
+   line start. */
+static void man_escaped(FILE *out, const char *text)
+{
+    bool bol = true;
+    for (const char *p = text; *p; p++) {
+        if (bol && (*p == '.' || *p == '\''))
+            fputs("\\&", out);
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+        bol = *p == '\n';
+    }
+}
+
+void conf_print_man(FILE *out)
+{
+    char key[128], type[128], bounds[128];
+    fputs(".\\\" edad.conf.5 - generated from src/conf/options.def by `make regen-man`;\n"
+          ".\\\" do not edit: a test fails when it differs from the option table.\n"
+          ".TH EDAD.CONF 5 \"\" \"edad\" \"File Formats Manual\"\n"
+          ".SH NAME\n"
+          "edad.conf \\- configuration file of edad, an AMQP 0\\-9\\-1 message broker\n"
+          ".SH SYNOPSIS\n"
+          ".I SYSCONFDIR/edad/edad.conf\n"
+          ".RI ( /etc/edad/edad.conf\n"
+          "in a package; another file is chosen with\n.BR \"edad \\-c\" )\n"
+          ".SH DESCRIPTION\n"
+          "The format is RabbitMQ's rabbitmq.conf format: one\n"
+          ".I key\n= \n.I value\n"
+          "per line; blanks around the = are ignored.\n"
+          "A line whose first non\\-blank character is # is a comment; a # after a value\n"
+          "is part of the value.\n"
+          "Keys are RabbitMQ's where RabbitMQ has the option; options marked\n"
+          ".B (edad)\nare edad's own.\n"
+          "An unknown key or a bad value stops edad at start with the file, line and\n"
+          "reason (exit status 78).\n"
+          ".PP\n"
+          "Options marked\n.B reloadable\n"
+          "take effect when edad receives SIGHUP\n"
+          ".RB ( \"systemctl reload edad\" );\n"
+          "a reload that finds the file invalid logs why and keeps the running\n"
+          "configuration, and an option that needs a restart is reported in a log line\n"
+          "and keeps its running value.\n"
+          "Options given with\n.B edad \\-s\n"
+          "are applied after the file, at start and on every reload.\n"
+          ".PP\n"
+          "The installed file lists every option, commented out, with its default;\n"
+          ".B edad \\-\\-print\\-defaults\n"
+          "prints the same table.\n"
+          ".SH OPTIONS\n", out);
+    for (size_t i = 0; i < EDAD_ARRAY_LEN(layout); i++) {
+        if (layout[i].section) {
+            fputs(".SS ", out);
+            man_escaped(out, layout[i].section);
+            fputs("\n", out);
+            continue;
+        }
+        const struct conf_option *o = &options[layout[i].opt];
+        option_display_key(o, key, sizeof(key));
+        option_type_text(o, type, sizeof(type));
+        option_bounds_text(o, bounds, sizeof(bounds));
+        fputs(".TP\n.B ", out);
+        man_escaped(out, key);
+        fputs((o->flags & OPT_EDAD) ? " \" (edad)\"\n" : "\n", out);
+        man_escaped(out, o->help);
+        fputs("\n.br\nType: ", out);
+        man_escaped(out, type);
+        if (strcmp(bounds, "-")) {
+            fputs("; ", out);
+            man_escaped(out, bounds);
+        }
+        fputs((o->flags & OPT_RELOAD) ? "; reloadable.\n" : "; restart to change.\n", out);
+        char *dflt = NULL;
+        size_t dlen = 0;
+        FILE *mem = open_memstream(&dflt, &dlen);
+        if (mem) {
+            print_default_lines(mem, o, "", "\n");
+            fclose(mem);
+            fputs(".br\nDefault:\n.nf\n", out);
+            man_escaped(out, dflt);
+            fputs(".fi\n", out);
+            free(dflt);
+        }
+    }
+    fputs(".SH SEE ALSO\n"
+          ".BR edad (8),\n"
+          ".BR systemctl (1)\n", out);
 }

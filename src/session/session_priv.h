@@ -38,6 +38,9 @@ struct session_server {
     bool shutting_down;
     uint8_t *start_frame;            /* connection.start, encoded once */
     size_t start_frame_len;
+    uint8_t *start_frame_tls;        /* the same for TLS connections (EXTERNAL
+                                        offered); inside start_frame's block */
+    size_t start_frame_tls_len;
     /* the store (durable.c) */
     struct session_store_ops store;
     bool has_store;
@@ -46,6 +49,10 @@ struct session_server {
     uint32_t waits_head, waits_len, waits_cap;   /* cap a power of two */
     struct connection **touched;     /* connections with confirms to flush */
     uint32_t n_touched, touched_cap;
+    bool in_batch_end;               /* session_server_sync_batch_end running (durable.c) */
+    /* resource alarms (connection.c) */
+    unsigned alarms;                 /* SESSION_ALARM_* bits active now */
+    size_t n_blocked_conns;          /* connections with blocked set */
 };
 
 /* A confirm or tx.commit-ok waiting for the store's sync. */
@@ -115,10 +122,22 @@ struct connection {
     bool dropping;                   /* channel_free_all running: send nothing on channels */
     struct channel *confirm_head;    /* channels with confirms to send at batch end */
     bool sync_touched;               /* on srv->touched */
+    /* resource alarms (RabbitMQ's throttle): should_block once it published
+     * during an alarm, blocked while reading is paused for it */
+    bool should_block;
+    bool blocked;
+    bool blocked_sent;               /* connection.blocked sent, unblocked owed */
+    /* tx.commit-oks of its channels waiting for a sync (handle_tx.c): input
+     * processing pauses meanwhile, so replies to later methods cannot
+     * overtake a commit-ok; input_resume: process it again at batch end */
+    uint32_t commits_held;
+    bool input_resume;
 };
 
 /* connection.c */
 void connection_set_state(struct connection *c, enum conn_state next);
+/* Process the input buffered while it was held (commits_held went to 0). */
+void connection_input_resume(struct connection *c);
 /* RabbitMQ's name of the state, for reply texts ("running"). */
 const char *connection_state_name(enum conn_state s);
 /* Stop reading; close the socket after delay_ms (0: now, after a flush). */
@@ -557,11 +576,44 @@ enum auth_result {
 };
 
 /*
- * The one credentials check (issue 7 swaps in a user store).  Today: the
- * configured default_user / default_pass, and loopback_users.
+ * The configured user only: default_user / default_pass, and
+ * loopback_users (what auth_login falls back to without a user store).
  */
 enum auth_result auth_check(const struct edad_conf *conf, struct edad_bytes user,
                             struct edad_bytes pass, bool peer_is_loopback);
+/*
+ * The one credentials check of a connection: user with password pass
+ * (NULL: a mechanism without a password such as EXTERNAL, where the user
+ * only has to exist) against the broker's user store (access.h), then
+ * loopback_users.  Without a broker, or before its store was seeded (unit
+ * tests), auth_check's configured user is the only one.
+ */
+enum auth_result auth_login(const struct session_server *srv, struct edad_bytes user,
+                            const struct edad_bytes *pass, bool peer_is_loopback);
+
+/*
+ * Permission checks of the channel handlers (access.h): fail the channel
+ * with the 403/406 and return false when st is an error.
+ */
+bool session_permitted(struct channel *ch, uint32_t method_id, edad_status st,
+                       const struct broker_err *err);
+/*
+ * SASL EXTERNAL: user was named by a verified client certificate, no
+ * password is checked; the user must exist (and loopback_users applies).
+ */
+enum auth_result auth_check_external(const struct edad_conf *conf, struct edad_bytes user,
+                                     bool peer_is_loopback);
+/*
+ * EXTERNAL's user name for connection c from its client certificate
+ * (ssl_cert_login_from) into buf.  NULL on success, else the reason the
+ * login is refused, in RabbitMQ's words ("connection peer presented no TLS
+ * (x.509) certificate").
+ */
+const char *sasl_external_user(struct connection *c, char *buf, size_t len);
+/* Whether c was offered mechanism (auth_mechanisms; EXTERNAL on TLS only). */
+bool sasl_mechanism_offered(const struct connection *c, struct edad_bytes mechanism);
+/* Send the connection.start for c's kind of transport. */
+void handle_connection_send_start(struct connection *c);
 
 /* ---- vhosts ---------------------------------------------------------------------- */
 

@@ -282,6 +282,8 @@ void harness_start_args(struct harness_server *s, const char *extra_conf,
                 "listeners.tcp.default = 127.0.0.1:%u\n"
                 "data_dir = %s/data\n"
                 "log.console.level = %s\n"
+                "management.tcp.port = 0\n"
+                "prometheus.tcp.port = 0\n"
                 "%s\n",
                 port, s->dir, lvl && *lvl ? lvl : "info", extra_conf ? extra_conf : "");
         fclose(fp);

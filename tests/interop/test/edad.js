@@ -42,8 +42,10 @@ function edadBinary() {
 }
 
 // Start a daemon; extraConf is appended to the generated conf (a string of
-// "key = value" lines).  Resolves to { host, port, url, stop() }.
-async function startEdad(extraConf = '') {
+// "key = value" lines).  Resolves to { host, port, url, stop() }.  With
+// opts.tls, edad also listens for TLS on tlsPort (amqpsUrl) with the
+// certificates of $EDAD_TLS_DIR (run.sh makes them).
+async function startEdad(extraConf = '', opts = {}) {
   if (process.env.EDAD_TEST_ADDR) {
     const [host, port] = process.env.EDAD_TEST_ADDR.split(':');
     return {
@@ -60,12 +62,21 @@ async function startEdad(extraConf = '') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edad-interop-'));
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
+    const tlsPort = opts.tls ? await freePort() : 0;
+    const tlsConf = opts.tls
+      ? `listeners.ssl.default = 127.0.0.1:${tlsPort}\n` +
+        `ssl_options.cacertfile = ${path.join(process.env.EDAD_TLS_DIR, 'ca.pem')}\n` +
+        `ssl_options.certfile = ${path.join(process.env.EDAD_TLS_DIR, 'server.pem')}\n` +
+        `ssl_options.keyfile = ${path.join(process.env.EDAD_TLS_DIR, 'server.key')}\n`
+      : '';
     const conf = path.join(dir, 'edad.conf');
     fs.writeFileSync(
       conf,
       `listeners.tcp.default = 127.0.0.1:${port}\n` +
         `data_dir = ${path.join(dir, 'data')}\n` +
         `log.console.level = ${process.env.EDAD_TEST_LOG_LEVEL || 'info'}\n` +
+        'management.tcp.port = 0\nprometheus.tcp.port = 0\n' +
+        tlsConf +
         extraConf,
     );
     const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -99,7 +110,16 @@ async function startEdad(extraConf = '') {
       fs.rmSync(dir, { recursive: true, force: true });
       return exited;
     };
-    return { host: '127.0.0.1', port, url: `amqp://guest:guest@127.0.0.1:${port}`, external: false, stop, child };
+    return {
+      host: '127.0.0.1',
+      port,
+      url: `amqp://guest:guest@127.0.0.1:${port}`,
+      tlsPort,
+      amqpsUrl: `amqps://guest:guest@127.0.0.1:${tlsPort}`,
+      external: false,
+      stop,
+      child,
+    };
   }
   fs.rmSync(dir, { recursive: true, force: true });
   throw new Error('edad exited at start five times (port races or a start-up failure; see its stderr above)');
