@@ -148,6 +148,12 @@ struct vhost *broker_vhost_find(struct broker *b, struct edad_bytes name);
 edad_status broker_vhost_delete(struct broker *b, struct edad_bytes name);
 const char *vhost_name(const struct vhost *vh);
 struct broker *vhost_broker(const struct vhost *vh);
+/*
+ * fn for every vhost of b, in name order (strcmp); stops when fn returns
+ * false.  fn may delete vhosts: a deleted one is skipped, one added during
+ * the walk is not visited.
+ */
+void broker_foreach_vhost(struct broker *b, bool (*fn)(void *ctx, struct vhost *vh), void *ctx);
 
 /*
  * The connection identified by owner has gone: delete every exclusive queue
@@ -470,7 +476,10 @@ struct broker_death {
     struct edad_bytes queue;
     struct edad_bytes reason;   /* rejected, expired, maxlen, delivery_limit */
     struct edad_bytes exchange;
-    struct edad_bytes routing_key;   /* routing-keys has this one key */
+    /* routing-keys: the key the message was published with, then its CC
+     * keys (never BCC ones); routing_keys_n >= 1 */
+    const struct edad_bytes *routing_keys;
+    uint32_t routing_keys_n;
     uint64_t count;
     uint64_t time_s;            /* first death, seconds since the epoch */
     struct edad_bytes original_expiration;   /* empty: none */

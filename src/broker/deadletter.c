@@ -40,9 +40,21 @@ static const char *reason_name(enum broker_drop_reason r)
     return "rejected";
 }
 
+/*
+ * Whether the property bytes may hold a CC header: the headers flag (bit
+ * 13 of the property flags) is set and the field-table key "CC" (its
+ * shortstr length octet, then the name) occurs somewhere.  A dead letter
+ * without one never pays for a header decode; a false positive costs one.
+ */
+static bool props_may_have_cc(struct edad_bytes props)
+{
+    return props.len >= 2 && (props.ptr[0] & 0x20) &&
+           memmem(props.ptr, props.len, "\x02" "CC", 3) != NULL;
+}
+
 /* ---- the death history ---------------------------------------------------------------- */
 
-/* Builder: strings are collected, then copied into one allocation. */
+/* Builder: slices are collected, then copied into one allocation. */
 struct deaths_build {
     struct broker_death v[64];
     uint32_t n;
@@ -69,7 +81,9 @@ static struct broker_deaths *deaths_pack(const struct deaths_build *db)
     for (uint32_t i = 0; i < db->n; i++) {
         const struct broker_death *d = &db->v[i];
         n += al8(d->queue.len) + al8(d->reason.len) + al8(d->exchange.len) +
-             al8(d->routing_key.len) + al8(d->original_expiration.len);
+             al8(d->original_expiration.len) + al8(sizeof(struct edad_bytes) * d->routing_keys_n);
+        for (uint32_t k = 0; k < d->routing_keys_n; k++)
+            n += al8(d->routing_keys[k].len);
     }
     for (int i = 0; i < 3; i++)
         n += al8(db->first[i].len) + al8(db->last[i].len);
@@ -85,8 +99,13 @@ static struct broker_deaths *deaths_pack(const struct deaths_build *db)
         v[i].queue = put_str(&cur, d->queue);
         v[i].reason = put_str(&cur, d->reason);
         v[i].exchange = put_str(&cur, d->exchange);
-        v[i].routing_key = put_str(&cur, d->routing_key);
         v[i].original_expiration = put_str(&cur, d->original_expiration);
+        struct edad_bytes *keys = (struct edad_bytes *)(void *)cur;
+        cur += al8(sizeof(*keys) * d->routing_keys_n);
+        for (uint32_t k = 0; k < d->routing_keys_n; k++)
+            keys[k] = put_str(&cur, d->routing_keys[k]);
+        v[i].routing_keys = keys;
+        v[i].routing_keys_n = d->routing_keys_n;
     }
     ds->n = db->n;
     ds->v = v;
@@ -117,10 +136,14 @@ struct broker_deaths *deadletter_deaths_new(const struct broker_death *v, uint32
 /*
  * RabbitMQ's record_death: the (queue, reason) record gets count + 1 and
  * moves to the front, or a new one is put in front; x-first-death-* are
- * set on the first death only, x-last-death-* on each.
+ * set on the first death only, x-last-death-* on each.  A new record's
+ * routing-keys are m's routing key, then the longstr elements of its CC
+ * header (cc, may be NULL); BCC keys never show: publishing removed that
+ * header.
  */
 static struct broker_deaths *deaths_record(const struct message *m, const struct queue *q,
-                                           enum broker_drop_reason reason, char *expbuf)
+                                           enum broker_drop_reason reason,
+                                           const struct broker_array *cc, char *expbuf)
 {
     const struct broker_deaths *old = message_deaths(m);
     struct deaths_build db;
@@ -134,6 +157,7 @@ static struct broker_deaths *deaths_record(const struct message *m, const struct
             if (bytes_eq(old->v[i].queue, qname) && bytes_eq(old->v[i].reason, rname))
                 found = (long)i;
     struct broker_death *d = &db.v[db.n++];
+    struct edad_bytes keys_small[8], *keys = NULL;
     if (found >= 0) {
         *d = old->v[found];
         d->count++;
@@ -143,7 +167,15 @@ static struct broker_deaths *deaths_record(const struct message *m, const struct
         d->count = 1;
         d->time_s = clock_wall_s();
         d->exchange = xname;
-        d->routing_key = message_routing_key(m);
+        uint32_t nk = 1 + (cc ? cc->count : 0);
+        keys = nk <= EDAD_ARRAY_LEN(keys_small) ? keys_small : xmalloc(sizeof(*keys) * nk);
+        keys[0] = message_routing_key(m);
+        nk = 1;
+        for (uint32_t i = 0; cc && i < cc->count; i++)
+            if (cc->values[i].kind == BROKER_V_STRING)
+                keys[nk++] = cc->values[i].v.str;
+        d->routing_keys = keys;
+        d->routing_keys_n = nk;
         if (m->expiration_ms >= 0) {
             snprintf(expbuf, 24, "%" PRId64, m->expiration_ms);
             d->original_expiration = bytes_from_cstr(expbuf);
@@ -164,7 +196,10 @@ static struct broker_deaths *deaths_record(const struct message *m, const struct
     db.last[0] = rname;
     db.last[1] = qname;
     db.last[2] = xname;
-    return deaths_pack(&db);
+    struct broker_deaths *ds = deaths_pack(&db);
+    if (keys != keys_small)
+        free(keys);
+    return ds;
 }
 
 /*
@@ -258,14 +293,17 @@ void deadletter_entry(struct queue *q, const struct queue_entry *e,
     struct broker *b = q->b;
     struct message *m = e->msg;
     char expbuf[24];
-    struct broker_deaths *ds = deaths_record(m, q, reason, expbuf);
+    const struct broker_value *cc = NULL;
+    if (props_may_have_cc(message_props(m)))
+        cc = broker_table_get(codec_headers(b, m), "CC");
+    const struct broker_array *cc_keys = cc && cc->kind == BROKER_V_ARRAY ? &cc->v.array : NULL;
+    struct broker_deaths *ds = deaths_record(m, q, reason, cc_keys, expbuf);
     struct edad_bytes dlx = q->dlx->v.str;
     struct edad_bytes rk = q->dlrk ? q->dlrk->v.str : message_routing_key(m);
     /* with x-dead-letter-routing-key the CC header goes (RabbitMQ's
      * make_msg); without it, the dead letter is routed by its CC keys too */
     struct message *nocc = NULL;
-    if (q->dlrk && b->codec.without_header &&
-        broker_table_get(codec_headers(b, m), "CC") != NULL)
+    if (q->dlrk && cc && b->codec.without_header)
         nocc = b->codec.without_header(b->codec.ctx, m, "CC");
     struct edad_bytes props = message_props(nocc ? nocc : m);
     struct message *dm = message_new_dead(dlx, rk, props, message_body(m), m, ds);

@@ -17,6 +17,10 @@
 #define META_F_TS 0x1u          /* u64 wall ms: the TTL start */
 #define META_F_DEATHS 0x2u      /* the death history follows */
 #define META_F_DUE 0x4u         /* u64 wall ms: a delayed exchange releases it then */
+/* each death's routing keys are a u32 count (>= 1), then the keys; without
+ * this flag (records before CC keys were kept, and every record whose
+ * deaths have one key each, so older binaries still read those) one key */
+#define META_F_KEYS 0x8u
 #define META_DEATHS_MAX 64u
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -66,6 +70,9 @@ size_t message_meta_encode(const struct broker *b, const struct message *m, uint
         flags |= META_F_DEATHS;
     if (due_wall_ms)
         flags |= META_F_DUE;
+    for (uint32_t i = 0; ds && i < ds->n; i++)
+        if (ds->v[i].routing_keys_n != 1)
+            flags |= META_F_KEYS;
     if (!flags)
         return 0;
     struct wbuf w = {buf, cap, 0};
@@ -87,7 +94,10 @@ size_t message_meta_encode(const struct broker *b, const struct message *m, uint
             w_str(&w, d->queue);
             w_str(&w, d->reason);
             w_str(&w, d->exchange);
-            w_str(&w, d->routing_key);
+            if (flags & META_F_KEYS)
+                w_u32(&w, d->routing_keys_n);
+            for (uint32_t k = 0; k < d->routing_keys_n; k++)
+                w_str(&w, d->routing_keys[k]);
             w_str(&w, d->original_expiration);
         }
         w_str(&w, ds->first_reason);
@@ -135,6 +145,16 @@ static struct edad_bytes r_str(struct rbuf *r)
     return s;
 }
 
+/* Append one key to out->keys (grown as needed). */
+static void keys_push(struct message_meta *out, size_t *cap, struct edad_bytes k)
+{
+    if (out->nkeys == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        out->keys = xrealloc(out->keys, sizeof(*out->keys) * *cap);
+    }
+    out->keys[out->nkeys++] = k;
+}
+
 bool message_meta_decode(struct edad_bytes meta, struct message_meta *out)
 {
     memset(out, 0, sizeof(*out));
@@ -144,6 +164,7 @@ bool message_meta_decode(struct edad_bytes meta, struct message_meta *out)
     uint64_t version = r_uint(&r, 1), flags = r_uint(&r, 1);
     if (r.bad || version != META_VERSION)
         return false;
+    size_t cap = 0, first_key[META_DEATHS_MAX];
     if (flags & META_F_TS) {
         out->has_ts = true;
         out->ts_wall_ms = r_uint(&r, 8);
@@ -153,7 +174,7 @@ bool message_meta_decode(struct edad_bytes meta, struct message_meta *out)
     if (flags & META_F_DEATHS) {
         uint64_t n = r_uint(&r, 4);
         if (n == 0 || n > META_DEATHS_MAX)
-            return false;
+            return false;   /* nothing allocated yet */
         out->ndeaths = (uint32_t)n;
         for (uint32_t i = 0; i < out->ndeaths && !r.bad; i++) {
             struct broker_death *d = &out->deaths[i];
@@ -162,21 +183,45 @@ bool message_meta_decode(struct edad_bytes meta, struct message_meta *out)
             d->queue = r_str(&r);
             d->reason = r_str(&r);
             d->exchange = r_str(&r);
-            d->routing_key = r_str(&r);
+            uint64_t nk = (flags & META_F_KEYS) ? r_uint(&r, 4) : 1;
+            /* each key takes 4 bytes at least: a bound before allocating */
+            if (nk == 0 || nk > (r.len - r.off) / 4)
+                r.bad = true;
+            first_key[i] = out->nkeys;
+            for (uint64_t k = 0; k < nk && !r.bad; k++)
+                keys_push(out, &cap, r_str(&r));
+            d->routing_keys_n = r.bad ? 0 : (uint32_t)nk;
             d->original_expiration = r_str(&r);
         }
+        /* pointers last: keys_push may have moved the array */
+        for (uint32_t i = 0; i < out->ndeaths && !r.bad; i++)
+            out->deaths[i].routing_keys = out->keys + first_key[i];
         for (int i = 0; i < 3; i++)
             out->first[i] = r_str(&r);
         for (int i = 0; i < 3; i++)
             out->last[i] = r_str(&r);
     }
-    return !r.bad && r.off == r.len;
+    if (r.bad || r.off != r.len) {
+        message_meta_clear(out);
+        return false;
+    }
+    return true;
+}
+
+void message_meta_clear(struct message_meta *mm)
+{
+    free(mm->keys);
+    mm->keys = NULL;
+    mm->nkeys = 0;
 }
 
 uint64_t message_meta_due(struct edad_bytes meta)
 {
     struct message_meta mm;
-    return message_meta_decode(meta, &mm) ? mm.due_wall_ms : 0;
+    if (!message_meta_decode(meta, &mm))
+        return 0;
+    message_meta_clear(&mm);
+    return mm.due_wall_ms;
 }
 
 /* ---- restoring --------------------------------------------------------------------------- */
@@ -203,13 +248,16 @@ struct message *message_restore(struct broker *b, const struct message_restore *
     uint64_t body_len = mm.ndeaths ? 0 : r->body.len;
     struct message *m = message_new(r->exchange, r->routing_key,
                                     mm.ndeaths ? EDAD_BYTES_NULL : r->props, body_len, &r->info);
-    if (!m)
+    if (!m) {
+        message_meta_clear(&mm);
         return NULL;
+    }
     if (body_len)
         memcpy(message_body_mut(m), r->body.ptr, body_len);
     if (mm.ndeaths) {
         struct broker_deaths *ds = deadletter_deaths_new(mm.deaths, mm.ndeaths, mm.first,
                                                          mm.last);
+        message_meta_clear(&mm);    /* ds holds copies */
         struct message *dm = message_new_dead(r->exchange, r->routing_key, r->props, r->body,
                                               m, ds);
         message_unref(&m);

@@ -15,14 +15,19 @@ struct message_meta {
     uint32_t ndeaths;           /* 0: never dead-lettered */
     struct broker_death deaths[64];     /* slices borrow the meta bytes */
     struct edad_bytes first[3], last[3];    /* reason, queue, exchange */
+    struct edad_bytes *keys;    /* owned: every death's routing keys */
+    size_t nkeys;
 };
 
 /*
  * Decode meta (borrowed; out's slices point into it).  Empty meta is valid
  * (nothing set).  false when the block is malformed or of an unknown
- * version (*out is then unusable).
+ * version (*out is then unusable and holds nothing to clear).  On true the
+ * caller ends with message_meta_clear.
  */
 bool message_meta_decode(struct edad_bytes meta, struct message_meta *out);
+/* Free what a successful decode allocated (the routing-key array). */
+void message_meta_clear(struct message_meta *mm);
 
 /*
  * A death history (one allocation, as message_new_dead takes it) holding

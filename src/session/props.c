@@ -50,12 +50,14 @@ static void set_str_value(struct amqp_field_value *f, struct edad_bytes v)
 }
 
 /* One x-death table: [original-expiration,] count, reason, queue, time,
- * exchange, routing-keys (RabbitMQ's death_table order). */
+ * exchange, routing-keys (RabbitMQ's death_table order; the published
+ * key, then the CC keys). */
 static bool death_table(struct arena *a, const struct broker_death *d,
                         struct amqp_field_value *out)
 {
     struct amqp_table_entry *e = arena_alloc(a, sizeof(*e) * 7);
-    struct amqp_field_value *rk = arena_alloc(a, sizeof(*rk));
+    uint32_t nk = d->routing_keys_n;
+    struct amqp_field_value *rk = arena_alloc(a, sizeof(*rk) * (nk ? nk : 1));
     if (!e || !rk)
         return false;
     uint32_t n = 0;
@@ -74,11 +76,12 @@ static bool death_table(struct arena *a, const struct broker_death *d,
     e[n].value.v.u64 = d->time_s;
     n++;
     set_str(&e[n++], "exchange", d->exchange);
-    set_str_value(rk, d->routing_key);
+    for (uint32_t i = 0; i < nk; i++)
+        set_str_value(&rk[i], d->routing_keys[i]);
     memset(&e[n], 0, sizeof(e[n]));
     e[n].key = lit("routing-keys");
     e[n].value.kind = AMQP_FIELD_ARRAY;
-    e[n].value.v.array.count = 1;
+    e[n].value.v.array.count = nk;
     e[n].value.v.array.values = rk;
     n++;
     memset(out, 0, sizeof(*out));

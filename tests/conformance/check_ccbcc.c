@@ -4,12 +4,15 @@
  * direct and topic exchanges; each queue still gets the message once; BCC
  * is removed from what consumers see, CC kept; mandatory and alternate
  * exchanges count every key; a CC/BCC header that is no array is a 406;
- * dead letters keep routing by CC unless the queue sets a routing key.
+ * dead letters keep routing by CC unless the queue sets a routing key;
+ * x-death's routing-keys list the CC keys but not the BCC ones (also after
+ * a restart).
  * Cross-checked against RabbitMQ 3.10 (tests/tools/with-rabbitmq.sh).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cte.h"
 
@@ -361,6 +364,134 @@ START_TEST(test_dead_letters_and_cc)
 }
 END_TEST
 
+/* The x-death entry's routing-keys: exactly want (NULL-terminated). */
+static void expect_death_keys(const struct ctm_in *in, const char *const *want)
+{
+    struct cte_death d[2];
+    ck_assert_uint_eq(cte_deaths(in, d, 2), 1);
+    unsigned n = 0;
+    while (want[n])
+        n++;
+    ck_assert_msg(d[0].nrkeys == n, "x-death routing-keys has %u keys, want %u", d[0].nrkeys, n);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_msg(strcmp(d[0].rkeys[i], want[i]) == 0, "routing-keys[%u] is '%s', want '%s'",
+                      i, d[0].rkeys[i], want[i]);
+}
+
+/*
+ * x-death's routing-keys are the key the message was published with and
+ * its CC keys, never its BCC keys, with or without
+ * x-dead-letter-routing-key (RabbitMQ's dead-lettering docs).
+ */
+START_TEST(test_x_death_routing_keys_cc_not_bcc)
+{
+    struct raw_conn c;
+    struct ctm_in in;
+    char src[CTM_NAME_MAX], src2[CTM_NAME_MAX], qa[CTM_NAME_MAX], qk[CTM_NAME_MAX];
+    char dlx[CTM_NAME_MAX], cck[CTM_NAME_MAX], bcck[CTM_NAME_MAX], k[CTM_NAME_MAX];
+    ct_open_channel(&c, S, 1);
+    ctm_name(dlx, sizeof(dlx), "ccxd-x");
+    ctm_name(src, sizeof(src), "ccxd-src");
+    ctm_name(src2, sizeof(src2), "ccxd-src2");
+    ctm_name(qa, sizeof(qa), "ccxd-a");
+    ctm_name(qk, sizeof(qk), "ccxd-k");
+    ctm_name(cck, sizeof(cck), "ccxd-cc");
+    ctm_name(bcck, sizeof(bcck), "ccxd-bcc");
+    ctm_name(k, sizeof(k), "ccxd-dlrk");
+    ctm_exchange_declare(&c, 1, dlx, "direct", CTM_X_AUTO_DELETE, NULL);
+    ctm_queue_declare(&c, 1, qa, CTM_Q_EXCLUSIVE, NULL, NULL, 0, NULL, NULL);
+    ctm_queue_declare(&c, 1, qk, CTM_Q_EXCLUSIVE, NULL, NULL, 0, NULL, NULL);
+    ctm_queue_bind(&c, 1, qa, dlx, cck, NULL);
+    ctm_queue_bind(&c, 1, qk, dlx, k, NULL);
+    cte_queue_declare(&c, 1, src, CTM_Q_EXCLUSIVE, "S", "x-dead-letter-exchange", dlx);
+    cte_queue_declare(&c, 1, src2, CTM_Q_EXCLUSIVE, "SS", "x-dead-letter-exchange", dlx,
+                      "x-dead-letter-routing-key", k);
+    const char *cc[] = {cck, "ccxd-other", NULL};
+    const char *bcc[] = {bcck, NULL};
+    ctm_confirm_select(&c, 1);
+    publish_cc(&c, "", src, 0, cc, bcc, "no-dlrk");
+    publish_cc(&c, "", src2, 0, cc, bcc, "with-dlrk");
+    ctm_expect_confirms(&c, 1, 1, 2, NULL);
+    ck_assert(ctm_basic_get(&c, 1, src, false, &in));
+    ctm_send_basic_reject(&c, 1, in.delivery_tag, false);
+    ctm_in_free(&in);
+    ck_assert(ctm_basic_get(&c, 1, src2, false, &in));
+    ctm_send_basic_reject(&c, 1, in.delivery_tag, false);
+    ctm_in_free(&in);
+    uint8_t type;
+    const uint8_t *val;
+    uint32_t len;
+    /* no dlrk: routed by the CC key, CC kept */
+    ctm_wait_count(&c, 1, qa, 1);
+    ck_assert(ctm_basic_get(&c, 1, qa, true, &in));
+    ck_assert_str_eq((const char *)in.body, "no-dlrk");
+    ck_assert(cte_header_find(&in, "CC", &type, &val, &len));
+    ck_assert(!cte_header_find(&in, "BCC", &type, &val, &len));
+    const char *want1[] = {src, cck, "ccxd-other", NULL};
+    expect_death_keys(&in, want1);
+    ctm_in_free(&in);
+    /* dlrk: CC gone from the message, but routing-keys as published */
+    ctm_wait_count(&c, 1, qk, 1);
+    ck_assert(ctm_basic_get(&c, 1, qk, true, &in));
+    ck_assert_str_eq((const char *)in.body, "with-dlrk");
+    ck_assert(!cte_header_find(&in, "CC", &type, &val, &len));
+    const char *want2[] = {src2, cck, "ccxd-other", NULL};
+    expect_death_keys(&in, want2);
+    ctm_in_free(&in);
+    expect_bodies(&c, qa, "");
+    expect_bodies(&c, qk, "");
+    ctm_exchange_delete(&c, 1, dlx, 0);
+    raw_close(&c);
+}
+END_TEST
+
+/*
+ * A stored dead letter keeps its CC routing keys across a restart (the
+ * store's meta block, docs/store.md).
+ */
+START_TEST(test_x_death_cc_keys_survive_restart)
+{
+    HARNESS_NEEDS_OWN_SERVER();
+    struct harness_server srv;
+    char extra[700];
+    snprintf(extra, sizeof(extra), "data_dir = %s/ccxd-restart\n", harness_scratch_dir());
+    harness_start(&srv, extra);
+    struct raw_conn c;
+    struct ctm_in in;
+    ct_open_channel(&c, &srv, 1);
+    ctm_queue_declare(&c, 1, "ccxd-dead", CTM_Q_DURABLE, NULL, NULL, 0, NULL, NULL);
+    cte_queue_declare(&c, 1, "ccxd-src", CTM_Q_DURABLE, "SS", "x-dead-letter-exchange", "",
+                      "x-dead-letter-routing-key", "ccxd-dead");
+    const char *cc[] = {"ccxd-c1", "ccxd-c2", NULL};
+    struct raw_buf h;
+    cc_headers(&h, cc, NULL);
+    struct ctm_props p;
+    memset(&p, 0, sizeof(p));
+    p.headers = &h;
+    p.delivery_mode = 2;
+    ctm_confirm_select(&c, 1);
+    ctm_publish(&c, 1, "", "ccxd-src", 0, &p, "kept", 4);
+    raw_buf_free(&h);
+    ctm_expect_confirms(&c, 1, 1, 1, NULL);
+    ck_assert(ctm_basic_get(&c, 1, "ccxd-src", false, &in));
+    ctm_send_basic_reject(&c, 1, in.delivery_tag, false);
+    ctm_in_free(&in);
+    ctm_wait_count(&c, 1, "ccxd-dead", 1);
+    raw_close(&c);
+    int st = harness_stop(&srv);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "edad stop status %d", st);
+    harness_start(&srv, extra);
+    ct_open_channel(&c, &srv, 1);
+    ck_assert(ctm_basic_get(&c, 1, "ccxd-dead", true, &in));
+    ck_assert_str_eq((const char *)in.body, "kept");
+    const char *want[] = {"ccxd-src", "ccxd-c1", "ccxd-c2", NULL};
+    expect_death_keys(&in, want);
+    ctm_in_free(&in);
+    raw_close(&c);
+    harness_stop(&srv);
+}
+END_TEST
+
 static Suite *ccbcc_suite(void)
 {
     Suite *s = suite_create("ccbcc");
@@ -376,6 +507,8 @@ static Suite *ccbcc_suite(void)
     tcase_add_test(tc, test_alternate_exchange_only_when_no_key_matched);
     tcase_add_test(tc, test_cc_not_an_array_406);
     tcase_add_test(tc, test_dead_letters_and_cc);
+    tcase_add_test(tc, test_x_death_routing_keys_cc_not_bcc);
+    tcase_add_test(tc, test_x_death_cc_keys_survive_restart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,7 +4,8 @@
  * dead-letter with their reason; the death history (counts per queue and
  * reason, most recent first, first/last death, original expiration);
  * x-dead-letter-routing-key; cycles dropped unless a rejection breaks
- * them; x-max-length-bytes; argument validation texts.
+ * them; routing-keys with the CC keys; x-max-length-bytes; argument
+ * validation texts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,8 @@ START_TEST(dlx_on_reject_with_death)
     ck_assert(bytes_is(ds->v[0].queue, "q"));
     ck_assert(bytes_is(ds->v[0].reason, "rejected"));
     ck_assert(bytes_is(ds->v[0].exchange, "work"));
-    ck_assert(bytes_is(ds->v[0].routing_key, "k"));
+    ck_assert_uint_eq(ds->v[0].routing_keys_n, 1);
+    ck_assert(bytes_is(ds->v[0].routing_keys[0], "k"));
     ck_assert(bytes_is(ds->v[0].original_expiration, "60000"));
     ck_assert_uint_eq(ds->v[0].count, 1);
     ck_assert(bytes_is(ds->first_reason, "rejected"));
@@ -143,7 +145,8 @@ START_TEST(dlx_retry_loop_counts_and_order)
     ck_assert(bytes_is(ds->v[0].reason, "expired"));
     ck_assert_uint_eq(ds->v[0].count, 3);
     ck_assert(bytes_is(ds->v[0].exchange, ""));
-    ck_assert(bytes_is(ds->v[0].routing_key, "retry"));
+    ck_assert_uint_eq(ds->v[0].routing_keys_n, 1);
+    ck_assert(bytes_is(ds->v[0].routing_keys[0], "retry"));
     ck_assert(bytes_is(ds->v[1].queue, "work"));
     ck_assert(bytes_is(ds->v[1].reason, "rejected"));
     ck_assert_uint_eq(ds->v[1].count, 3);
@@ -376,6 +379,130 @@ START_TEST(dlx_missing_exchange_and_validation)
 }
 END_TEST
 
+/* ---- routing-keys and CC ---------------------------------------------------------------- */
+
+/* The CC header the test codec reports: "c1", a number (ignored), "c2". */
+static const struct broker_value cc_values[3] = {
+    {.kind = BROKER_V_STRING, .v.str = {(const uint8_t *)"c1", 2}},
+    {.kind = BROKER_V_I32, .v.i = 7},
+    {.kind = BROKER_V_STRING, .v.str = {(const uint8_t *)"c2", 2}},
+};
+static const struct broker_arg cc_arg = {
+    .key = {(const uint8_t *)"CC", 2},
+    .value = {.kind = BROKER_V_ARRAY, .v.array = {3, cc_values}},
+};
+static const struct broker_table cc_table = {1, &cc_arg, {NULL, 0}};
+
+/* Property bytes with the headers flag and a table holding "CC" (what the
+ * broker's cheap pre-check looks for; the codec below answers the rest). */
+static const char cc_props[] = "\x20\x00" "\x00\x00\x00\x16" "\x02" "CC" "A" "\x00\x00\x00\x0e"
+                               "S\x00\x00\x00\x02" "c1" "S\x00\x00\x00\x02" "c2";
+
+static bool has_cc(const struct message *m)
+{
+    struct edad_bytes p = message_props(m);
+    return p.len == sizeof(cc_props) - 1 && memcmp(p.ptr, cc_props, p.len) == 0;
+}
+
+static const struct broker_table *codec_cc(void *ctx, const struct message *m, struct arena *a)
+{
+    EDAD_UNUSED(ctx);
+    EDAD_UNUSED(a);
+    return has_cc(m) ? &cc_table : NULL;
+}
+
+/* The only header is CC: without it, plain properties. */
+static struct message *codec_without(void *ctx, const struct message *m, const char *key)
+{
+    EDAD_UNUSED(ctx);
+    ck_assert_str_eq(key, "CC");
+    struct message_info info = {.persistent = message_is_persistent(m),
+                                .expiration_ms = message_expiration_ms(m)};
+    struct edad_bytes body = message_body(m);
+    struct message *c = message_new(message_exchange(m), message_routing_key(m), S("\x80\x00"),
+                                    body.len, &info);
+    if (body.len)
+        memcpy(message_body_mut(c), body.ptr, body.len);
+    return c;
+}
+
+static void pub_cc(const char *x, const char *rk, const char *body)
+{
+    struct message_info info = {.expiration_ms = -1};
+    struct message *m = message_new(S(x), S(rk), (struct edad_bytes){(const uint8_t *)cc_props,
+                                    sizeof(cc_props) - 1}, strlen(body), &info);
+    memcpy(message_body_mut(m), body, strlen(body));
+    pub_msg(m, &cc_table);
+    message_unref(&m);
+}
+
+static void expect_keys(const struct broker_death *d, const char *const *want)
+{
+    uint32_t n = 0;
+    while (want[n])
+        n++;
+    ck_assert_uint_eq(d->routing_keys_n, n);
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_msg(bytes_is(d->routing_keys[i], want[i]), "routing-keys[%u] is '%.*s', want '%s'",
+                      i, (int)d->routing_keys[i].len, (const char *)d->routing_keys[i].ptr,
+                      want[i]);
+}
+
+START_TEST(dlx_routing_keys_include_cc)
+{
+    /*
+     * RabbitMQ: routing-keys are the published key and the CC keys (string
+     * elements only), with or without x-dead-letter-routing-key; with one
+     * the CC header is gone, so a later death records that key alone.
+     */
+    struct broker_codec codec = {.headers = codec_cc, .without_header = codec_without};
+    broker_set_codec(B, &codec);
+    struct targs tp, tr, tf;
+    ta_init(&tp);
+    ta_str(&tp, "x-dead-letter-exchange", "dlx");
+    ta_init(&tr);
+    ta_str(&tr, "x-dead-letter-exchange", "");
+    ta_str(&tr, "x-dead-letter-routing-key", "final");
+    ta_init(&tf);
+    ta_str(&tf, "x-dead-letter-exchange", "");
+    ta_str(&tf, "x-dead-letter-routing-key", "last");
+    mk_exchange("dlx", "fanout");
+    mk_exchange("work", "direct");
+    struct queue *plain = mkq("plain", &tp);
+    struct queue *rk = mkq("rk", &tr);
+    struct queue *dead = mk_queue("dead");
+    struct queue *final = mkq("final", &tf);
+    struct queue *last = mk_queue("last");
+    mk_bind("plain", "work", "k", NULL);
+    mk_bind("rk", "work", "c2", NULL);      /* reached by a CC key */
+    mk_bind("dead", "dlx", "", NULL);
+    pub_cc("work", "k", "m");
+    struct queue_entry e;
+    ck_assert(queue_get(plain, false, &e, NULL));
+    queue_reject_drop(plain, &e);
+    ck_assert(queue_get(rk, false, &e, NULL));
+    queue_reject_drop(rk, &e);
+
+    static const char *const all[] = {"k", "c1", "c2", NULL};
+    struct message *m = take(dead, "m");
+    ck_assert(has_cc(m));                   /* no dlrk: CC kept */
+    expect_keys(&message_deaths(m)->v[0], all);
+    message_unref(&m);
+
+    ck_assert(queue_get(final, false, &e, NULL));
+    ck_assert(!has_cc(e.msg));              /* dlrk: CC dropped ... */
+    queue_reject_drop(final, &e);
+    m = take(last, "m");
+    const struct broker_deaths *ds = message_deaths(m);
+    ck_assert_uint_eq(ds->n, 2);
+    static const char *const dlrk_only[] = {"final", NULL};
+    expect_keys(&ds->v[0], dlrk_only);      /* ... so only the new key */
+    expect_keys(&ds->v[1], all);            /* ... the first death as published */
+    message_unref(&m);
+    broker_set_codec(B, NULL);
+}
+END_TEST
+
 static Suite *dlx_suite(void)
 {
     Suite *s = suite_create("broker_dlx");
@@ -385,6 +512,7 @@ static Suite *dlx_suite(void)
     tcase_add_test(tc, dlx_on_reject_with_death);
     tcase_add_test(tc, dlx_retry_loop_counts_and_order);
     tcase_add_test(tc, dlx_cycle_dropped);
+    tcase_add_test(tc, dlx_routing_keys_include_cc);
     tcase_add_test(tc, maxlen_drop_head_and_bytes);
     tcase_add_test(tc, maxlen_reject_publish);
     tcase_add_test(tc, delivery_limit_and_count);

@@ -2,7 +2,8 @@
  * check_broker_persist.c - the broker's state that survives a restart
  * beside the stored bytes (persist.c, and the recovery entry points of
  * exchange_delayed.c and dedup.c): the meta block round trip (x-death
- * history exactly, TTL start as wall clock, due time), TTLs that expire at
+ * history exactly, CC routing keys included, records written before those
+ * still read; TTL start as wall clock, due time), TTLs that expire at
  * the same wall-clock moment after a "restart" with a different broker
  * clock (also one smaller than the message's age), malformed meta ignored,
  * held delayed messages restored in due order, dedup keys restored.
@@ -126,7 +127,9 @@ START_TEST(deaths_round_trip_exactly)
         ck_assert(same(rs->v[i].queue, ds->v[i].queue));
         ck_assert(same(rs->v[i].reason, ds->v[i].reason));
         ck_assert(same(rs->v[i].exchange, ds->v[i].exchange));
-        ck_assert(same(rs->v[i].routing_key, ds->v[i].routing_key));
+        ck_assert_uint_eq(rs->v[i].routing_keys_n, ds->v[i].routing_keys_n);
+        for (uint32_t k = 0; k < ds->v[i].routing_keys_n; k++)
+            ck_assert(same(rs->v[i].routing_keys[k], ds->v[i].routing_keys[k]));
         ck_assert(same(rs->v[i].original_expiration, ds->v[i].original_expiration));
         ck_assert_uint_eq(rs->v[i].count, ds->v[i].count);
         ck_assert_uint_eq(rs->v[i].time_s, ds->v[i].time_s);
@@ -141,6 +144,144 @@ START_TEST(deaths_round_trip_exactly)
     ck_assert(same(message_props(r), message_props(m)));
     ck_assert_int_eq(message_expiration_ms(r), -1);
     ck_assert(message_is_persistent(r));
+    message_unref(&r);
+    message_unref(&m);
+}
+END_TEST
+
+/* ---- routing-keys with CC keys ---------------------------------------------------------------- */
+
+static const struct broker_value cc_values[2] = {
+    {.kind = BROKER_V_STRING, .v.str = {(const uint8_t *)"c1", 2}},
+    {.kind = BROKER_V_STRING, .v.str = {(const uint8_t *)"", 0}},
+};
+static const struct broker_arg cc_arg = {
+    .key = {(const uint8_t *)"CC", 2},
+    .value = {.kind = BROKER_V_ARRAY, .v.array = {2, cc_values}},
+};
+static const struct broker_table cc_table = {1, &cc_arg, {NULL, 0}};
+/* headers flag and a "CC" key: the broker's pre-check; the codec answers */
+static const char cc_props[] = "\x20\x00" "\x00\x00\x00\x13" "\x02" "CC" "A" "\x00\x00\x00\x0b"
+                               "S\x00\x00\x00\x02" "c1" "S\x00\x00\x00\x00";
+
+static const struct broker_table *codec_cc(void *ctx, const struct message *m, struct arena *a)
+{
+    EDAD_UNUSED(ctx);
+    EDAD_UNUSED(a);
+    struct edad_bytes p = message_props(m);
+    bool cc = p.len == sizeof(cc_props) - 1 && memcmp(p.ptr, cc_props, p.len) == 0;
+    return cc ? &cc_table : NULL;
+}
+
+/* A dead letter whose death has routing-keys {"k", "c1", ""} (an empty CC
+ * key is a key too); the caller unrefs. */
+static struct message *dead_with_cc(void)
+{
+    struct broker_codec codec = {.headers = codec_cc};
+    broker_set_codec(B, &codec);
+    struct targs ta;
+    ta_init(&ta);
+    ta_str(&ta, "x-dead-letter-exchange", "");
+    ta_str(&ta, "x-dead-letter-routing-key", "dcc");
+    struct queue *q = mk_queue_full("kcc", true, false, false, NULL, &ta.t);
+    mk_queue_full("dcc", true, false, false, NULL, NULL);
+    struct message_info info = {.persistent = true, .expiration_ms = -1};
+    struct message *m = message_new(S(""), S("kcc"), (struct edad_bytes){(const uint8_t *)cc_props,
+                                    sizeof(cc_props) - 1}, 1, &info);
+    message_body_mut(m)[0] = 'm';
+    pub_msg(m, &cc_table);
+    message_unref(&m);
+    struct queue_entry e;
+    ck_assert(queue_get(q, false, &e, NULL));
+    queue_reject_drop(q, &e);
+    broker_set_codec(B, NULL);
+    m = take(queue_lookup(V, S("dcc"), NULL, NULL), "m");
+    const struct broker_deaths *ds = message_deaths(m);
+    ck_assert_ptr_nonnull(ds);
+    ck_assert_uint_eq(ds->v[0].routing_keys_n, 3);
+    return m;
+}
+
+START_TEST(deaths_keep_cc_routing_keys)
+{
+    struct message *m = dead_with_cc();
+    uint8_t buf[4096];
+    struct edad_bytes meta = encode(m, 1700000000000ull, 0, buf);
+    bool bad = true;
+    struct message *r = restore(m, meta, NULL, 1700000000000ull, &bad);
+    ck_assert(!bad);
+    const struct broker_deaths *rs = message_deaths(r);
+    ck_assert_ptr_nonnull(rs);
+    ck_assert_uint_eq(rs->v[0].routing_keys_n, 3);
+    ck_assert(same(rs->v[0].routing_keys[0], S("kcc")));
+    ck_assert(same(rs->v[0].routing_keys[1], S("c1")));
+    ck_assert(same(rs->v[0].routing_keys[2], S("")));
+    /* cut anywhere inside the key list: rejected, nothing leaks (ASan) */
+    for (size_t cut = 1; cut < meta.len; cut++) {
+        bad = false;
+        struct message *t = restore(m, (struct edad_bytes){meta.ptr, cut}, NULL, 1, &bad);
+        ck_assert_msg(bad, "cut at %zu accepted", cut);
+        message_unref(&t);
+    }
+    /* a key count far beyond the bytes left: rejected before allocating */
+    uint8_t big[4096];
+    memcpy(big, meta.ptr, meta.len);
+    size_t at = 2 + 4 + 16 + 4 + 3 + 4 + 8 + 4;     /* head, n, count/time, queue, reason, exchange */
+    ck_assert_uint_eq(big[at], 3);
+    big[at + 3] = 0x7f;
+    bad = false;
+    struct message *t = restore(m, (struct edad_bytes){big, meta.len}, NULL, 1, &bad);
+    ck_assert(bad);
+    message_unref(&t);
+    message_unref(&r);
+    message_unref(&m);
+}
+END_TEST
+
+/*
+ * A record written before CC keys were kept (and still written when every
+ * death has one key, so older binaries read it): each death holds one
+ * routing key string, no key count.  Hand-built bytes: version 1, deaths.
+ */
+START_TEST(deaths_old_record_readable)
+{
+    static const uint8_t old[] = {
+        1, 0x2,                                     /* version, META_F_DEATHS */
+        1, 0, 0, 0,                                 /* one death */
+        2, 0, 0, 0, 0, 0, 0, 0,                     /* count 2 */
+        0x10, 0, 0, 0, 0, 0, 0, 0,                  /* time_s 16 */
+        1, 0, 0, 0, 'q',
+        8, 0, 0, 0, 'r', 'e', 'j', 'e', 'c', 't', 'e', 'd',
+        1, 0, 0, 0, 'x',
+        2, 0, 0, 0, 'r', 'k',                       /* the one routing key */
+        0, 0, 0, 0,                                 /* no original-expiration */
+        8, 0, 0, 0, 'r', 'e', 'j', 'e', 'c', 't', 'e', 'd',
+        1, 0, 0, 0, 'q',
+        1, 0, 0, 0, 'x',
+        8, 0, 0, 0, 'r', 'e', 'j', 'e', 'c', 't', 'e', 'd',
+        1, 0, 0, 0, 'q',
+        1, 0, 0, 0, 'x',
+    };
+    struct message_info info = {.persistent = true, .expiration_ms = -1};
+    struct message *m = message_new(S("x"), S("rk"), S("\x80\x00"), 1, &info);
+    message_body_mut(m)[0] = 'b';
+    bool bad = true;
+    struct message *r = restore(m, (struct edad_bytes){old, sizeof(old)}, NULL, 1, &bad);
+    ck_assert(!bad);
+    const struct broker_deaths *ds = message_deaths(r);
+    ck_assert_ptr_nonnull(ds);
+    ck_assert_uint_eq(ds->n, 1);
+    ck_assert_uint_eq(ds->v[0].count, 2);
+    ck_assert_uint_eq(ds->v[0].time_s, 16);
+    ck_assert(same(ds->v[0].queue, S("q")));
+    ck_assert_uint_eq(ds->v[0].routing_keys_n, 1);
+    ck_assert(same(ds->v[0].routing_keys[0], S("rk")));
+    ck_assert(same(ds->last_exchange, S("x")));
+    /* and one-key deaths are written in that same form again */
+    uint8_t buf[4096];
+    struct edad_bytes meta = encode(r, 1, 0, buf);
+    ck_assert_uint_eq(meta.len, sizeof(old));
+    ck_assert(memcmp(meta.ptr, old, sizeof(old)) == 0);
     message_unref(&r);
     message_unref(&m);
 }
@@ -349,6 +490,8 @@ static Suite *persist_suite(void)
     TCase *tc = tcase_create("persist");
     tcase_add_checked_fixture(tc, setup, fx_teardown);
     tcase_add_test(tc, deaths_round_trip_exactly);
+    tcase_add_test(tc, deaths_keep_cc_routing_keys);
+    tcase_add_test(tc, deaths_old_record_readable);
     tcase_add_test(tc, plain_message_has_no_meta);
     tcase_add_test(tc, malformed_meta_is_ignored);
     tcase_add_test(tc, ttl_expires_at_the_same_wall_moment);
