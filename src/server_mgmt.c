@@ -60,6 +60,12 @@ static unsigned wire_alarms(void *ctx)
     return out;
 }
 
+static void wire_io_totals(void *ctx, uint64_t *received, uint64_t *sent)
+{
+    EDAD_UNUSED(ctx);
+    net_transport_totals(received, sent);
+}
+
 struct mgmt *server_mgmt_start(struct net_loop *loop, const struct edad_conf *conf,
                                struct broker *b, struct store *st,
                                struct session_server *sessions,
@@ -75,6 +81,7 @@ struct mgmt *server_mgmt_start(struct net_loop *loop, const struct edad_conf *co
         .props_to_json = wire_props_to_json,
         .props_from_json = wire_props_from_json,
         .alarms = wire_alarms,
+        .io_totals = wire_io_totals,
         .flush = flush,
         .flush_ctx = flush_ctx,
     };

@@ -45,6 +45,8 @@ enum mgmt_auth {
  *  - props_from_json: encode a "properties" object (borrowed) into *raw
  *    (arena memory) and fill *info; EDAD_ERR_INVALID with a reason in err.
  *  - alarms: MGMT_ALARM_* bits in effect.
+ *  - io_totals: bytes received / sent by every AMQP connection since
+ *    start, closed ones included (counters).
  *  - flush (with its own flush_ctx): called after each request that may
  *    have changed broker state (publish, get, purge, delete ...), so the
  *    store writes what it buffered as after an AMQP input batch.
@@ -62,6 +64,7 @@ struct mgmt_source {
                                    struct edad_bytes *raw, struct message_info *info,
                                    char *err, size_t errlen);
     unsigned (*alarms)(void *ctx);
+    void (*io_totals)(void *ctx, uint64_t *received, uint64_t *sent);
     void (*flush)(void *flush_ctx);
     void *flush_ctx;
 };

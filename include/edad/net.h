@@ -121,6 +121,14 @@ size_t net_transport_output_len(struct net_transport *t);
 bool net_transport_output_saturated(struct net_transport *t);
 /* Total bytes queued for output since the transport was created. */
 uint64_t net_transport_bytes_queued(struct net_transport *t);
+/* Total bytes received since the transport was created (consumed or
+ * buffered; TLS: decrypted bytes). */
+uint64_t net_transport_bytes_received(struct net_transport *t);
+/* How many times input arrived (read callbacks): RabbitMQ's recv_cnt. */
+uint64_t net_transport_reads(struct net_transport *t);
+/* Process-wide totals over every transport, open and closed: bytes
+ * received (counted as consumed or dropped) and bytes queued for output. */
+void net_transport_totals(uint64_t *received, uint64_t *sent);
 
 /* Owner-driven read pause (independent of the output watermark pause). */
 void net_transport_pause_read(struct net_transport *t);

@@ -135,3 +135,37 @@ void vhost_foreach_exchange(struct vhost *vh, bool (*fn)(void *ctx, struct excha
     free(hashes);
     free(snap);
 }
+
+struct vhost_snap {
+    struct vhost *vh;
+    uint64_t hash;
+};
+
+static int vhost_snap_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct vhost_snap *)a)->vh->name,
+                  ((const struct vhost_snap *)b)->vh->name);
+}
+
+void broker_foreach_vhost(struct broker *b, bool (*fn)(void *ctx, struct vhost *vh), void *ctx)
+{
+    uint32_t n = b->vhosts.count, k = 0;
+    if (n == 0)
+        return;
+    struct vhost_snap *snap = xmalloc(sizeof(*snap) * n);
+    for (uint32_t i = 0; i < hmap_capacity(&b->vhosts); i++) {
+        if (b->vhosts.slots[i].item) {
+            snap[k].hash = b->vhosts.slots[i].hash;
+            snap[k++].vh = b->vhosts.slots[i].item;
+        }
+    }
+    qsort(snap, k, sizeof(*snap), vhost_snap_cmp);
+    for (uint32_t i = 0; i < k; i++) {
+        /* still there? (an earlier callback may have deleted it) */
+        if (!hmap_find(&b->vhosts, snap[i].hash, exchange_ptr_eq, snap[i].vh))
+            continue;
+        if (!fn(ctx, snap[i].vh))
+            break;
+    }
+    free(snap);
+}

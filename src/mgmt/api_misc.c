@@ -29,6 +29,7 @@ static void node_name(char *buf, size_t len)
 struct totals {
     uint64_t queues, exchanges, consumers;
     uint64_t messages, ready, unacked;
+    struct mgmt_sample now;          /* the queues' live counters, summed */
 };
 
 static bool totals_queue(void *arg, struct queue *q)
@@ -41,6 +42,11 @@ static bool totals_queue(void *arg, struct queue *q)
     t->ready += s.ready;
     t->unacked += s.unacked;
     t->messages += (uint64_t)s.ready + s.unacked;
+    t->now.published += s.published;
+    t->now.delivered += s.delivered;
+    t->now.got += s.got;
+    t->now.acked += s.acked;
+    t->now.redelivered += s.redelivered;
     return true;
 }
 
@@ -59,16 +65,16 @@ static double rate_of(uint64_t a, uint64_t b, uint64_t dt_ms)
     return (double)(b - a) * 1000.0 / (double)dt_ms;
 }
 
-json_t *mgmt_message_stats(const struct mgmt_sample *prev, const struct mgmt_sample *cur,
-                           bool has_prev)
+json_t *mgmt_message_stats(const struct mgmt_sample *now, const struct mgmt_sample *prev,
+                           const struct mgmt_sample *cur, bool has_rates)
 {
-    uint64_t dt = has_prev ? cur->t_ms - prev->t_ms : 0;
+    uint64_t dt = has_rates ? cur->t_ms - prev->t_ms : 0;
     json_t *o = json_object();
 #define STAT(name, field)                                                                   \
     do {                                                                                    \
-        json_object_set_new(o, name, json_integer((json_int_t)cur->field));                 \
+        json_object_set_new(o, name, json_integer((json_int_t)now->field));                 \
         json_object_set_new(o, name "_details",                                            \
-                            mgmt_rate(has_prev ? rate_of(prev->field, cur->field, dt) : 0.0)); \
+                            mgmt_rate(has_rates ? rate_of(prev->field, cur->field, dt) : 0.0)); \
     } while (0)
     STAT("publish", published);
     STAT("deliver", delivered);
@@ -76,9 +82,12 @@ json_t *mgmt_message_stats(const struct mgmt_sample *prev, const struct mgmt_sam
     STAT("ack", acked);
     STAT("redeliver", redelivered);
 #undef STAT
-    uint64_t dg = cur->delivered + cur->got, pdg = prev->delivered + prev->got;
+    uint64_t dg = now->delivered + now->got;
+    double dg_rate = 0.0;
+    if (has_rates)
+        dg_rate = rate_of(prev->delivered + prev->got, cur->delivered + cur->got, dt);
     json_object_set_new(o, "deliver_get", json_integer((json_int_t)dg));
-    json_object_set_new(o, "deliver_get_details", mgmt_rate(has_prev ? rate_of(pdg, dg, dt) : 0.0));
+    json_object_set_new(o, "deliver_get_details", mgmt_rate(dg_rate));
     /* deliver_no_ack is not tracked apart from deliver */
     json_object_set_new(o, "deliver_no_ack", json_integer(0));
     json_object_set_new(o, "deliver_no_ack_details", mgmt_rate(0.0));
@@ -104,10 +113,12 @@ void api_overview(struct mgmt *m, struct mgmt_req *r, struct mgmt_resp *o)
     json_t *conns = json_array_or_empty(m->src.connections, m->src.ctx);
     json_t *chans = json_array_or_empty(m->src.channels, m->src.ctx);
 
-    struct mgmt_sample prev, cur;
+    /* counters now, rates from the sampler */
+    struct mgmt_sample prev = {0}, cur = {0};
     bool has = mgmt_rates_totals(m->rates, &prev, &cur);
-    if (!has)
-        memset(&cur, 0, sizeof(cur));
+    uint64_t recv_oct = 0, send_oct = 0;
+    if (m->src.io_totals)
+        m->src.io_totals(m->src.ctx, &recv_oct, &send_oct);
 
     json_t *types = json_array();
     static const char *const tn[][2] = {
@@ -148,7 +159,8 @@ void api_overview(struct mgmt *m, struct mgmt_req *r, struct mgmt_resp *o)
                            "consumers", (json_int_t)t.consumers);
     json_decref(conns);
     json_decref(chans);
-    json_t *ov = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o}",
+    json_t *ov = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, "
+                           "s:I, s:I}",
                            "management_version", MGMT_COMPAT_VERSION,
                            "rates_mode", "basic",
                            "exchange_types", types,
@@ -157,12 +169,15 @@ void api_overview(struct mgmt *m, struct mgmt_req *r, struct mgmt_resp *o)
                            "rabbitmq_version", MGMT_COMPAT_VERSION,
                            "cluster_name", node,
                            "erlang_version", "none (edad is written in C)",
-                           "message_stats", mgmt_message_stats(&prev, &cur, has),
+                           "message_stats", mgmt_message_stats(&t.now, &prev, &cur, has),
                            "queue_totals", qt,
                            "object_totals", ot,
                            "node", node,
                            "listeners", listeners,
-                           "contexts", json_array());
+                           "contexts", json_array(),
+                           /* edad's own: bytes of every AMQP connection since start */
+                           "recv_oct", (json_int_t)recv_oct,
+                           "send_oct", (json_int_t)send_oct);
     mgmt_reply_json(o, ov);
 }
 

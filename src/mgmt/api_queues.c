@@ -17,27 +17,22 @@ static json_t *queue_json(struct mgmt *m, struct queue *q)
     queue_get_info(q, &qi);
     queue_get_stats(q, &s);
     const char *vh = vhost_name(queue_vhost(q));
-    struct mgmt_sample prev, cur = {
+    /* counters now, rates from the sampler */
+    struct mgmt_sample prev = {0}, cur = {0}, now = {
         .published = s.published, .delivered = s.delivered, .got = s.got, .acked = s.acked,
         .redelivered = s.redelivered,
     };
     bool has = mgmt_rates_queue(m->rates, vh, qi.name, &prev, &cur);
-    if (has) {
-        /* counters now, rates from the sampler */
-        cur.published = s.published;
-        cur.delivered = s.delivered;
-        cur.got = s.got;
-        cur.acked = s.acked;
-        cur.redelivered = s.redelivered;
-    }
     double dt = has && cur.t_ms > prev.t_ms ? (double)(cur.t_ms - prev.t_ms) / 1000.0 : 0;
     double r_msgs = dt > 0 ? ((double)cur.messages - (double)prev.messages) / dt : 0;
     double r_ready = dt > 0 ? ((double)cur.ready - (double)prev.ready) / dt : 0;
     double r_unack = dt > 0 ? ((double)cur.unacked - (double)prev.unacked) / dt : 0;
     uint64_t msgs = (uint64_t)s.ready + s.unacked;
     uint64_t bytes = s.ready_bytes + s.unacked_bytes;
-    /* an estimate: bodies plus per-message and per-queue bookkeeping */
-    uint64_t memory = 1024 + bytes + msgs * 96;
+    /* an estimate: bodies in memory (paged-out ones are on disk only) plus
+       per-message and per-queue bookkeeping */
+    uint64_t paged_bytes = s.paged_bytes < bytes ? s.paged_bytes : bytes;
+    uint64_t memory = 1024 + (bytes - paged_bytes) + msgs * 96;
     char node[300], host[256];
     if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "localhost");
@@ -68,8 +63,13 @@ static json_t *queue_json(struct mgmt *m, struct queue *q)
     json_object_set_new(j, "message_bytes_ready", json_integer((json_int_t)s.ready_bytes));
     json_object_set_new(j, "message_bytes_unacknowledged",
                         json_integer((json_int_t)s.unacked_bytes));
+    json_object_set_new(j, "messages_paged_out", json_integer(s.paged));
+    json_object_set_new(j, "message_bytes_paged_out", json_integer((json_int_t)paged_bytes));
+    json_object_set_new(j, "messages_ram",
+                        json_integer((json_int_t)(msgs - (s.paged < msgs ? s.paged : msgs))));
+    json_object_set_new(j, "message_bytes_ram", json_integer((json_int_t)(bytes - paged_bytes)));
     json_object_set_new(j, "memory", json_integer((json_int_t)memory));
-    json_object_set_new(j, "message_stats", mgmt_message_stats(&prev, &cur, has));
+    json_object_set_new(j, "message_stats", mgmt_message_stats(&now, &prev, &cur, has));
     return j;
 }
 

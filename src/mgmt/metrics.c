@@ -161,6 +161,15 @@ char *mgmt_metrics_render(struct mgmt *m, size_t *len)
     head(&o, "edad_connections_sent_bytes", "gauge",
          "Bytes sent so far by the connections open now.");
     out_printf(&o, "edad_connections_sent_bytes %" PRIu64 "\n", sum_field(conns, "send_oct"));
+    uint64_t recv_total = 0, sent_total = 0;
+    if (m->src.io_totals)
+        m->src.io_totals(m->src.ctx, &recv_total, &sent_total);
+    head(&o, "edad_bytes_received_total", "counter",
+         "Bytes received by AMQP connections since start, closed ones included.");
+    out_printf(&o, "edad_bytes_received_total %" PRIu64 "\n", recv_total);
+    head(&o, "edad_bytes_sent_total", "counter",
+         "Bytes sent by AMQP connections since start, closed ones included.");
+    out_printf(&o, "edad_bytes_sent_total %" PRIu64 "\n", sent_total);
     json_decref(conns);
     json_decref(chans);
     json_decref(cons);

@@ -67,8 +67,6 @@ void mgmt_http_stop(struct mgmt_http *h);
 
 /* The tags of an authenticated user (MGMT_TAG_* bits). */
 unsigned mgmt_user_tags(const struct mgmt *m, const char *user);
-/* Names of every vhost, sorted: a new JSON array of strings. */
-json_t *mgmt_vhost_names(struct broker *b);
 /* fn for every vhost, in name order; stops when fn returns false. */
 void mgmt_foreach_vhost(struct broker *b, bool (*fn)(void *ctx, struct vhost *vh), void *ctx);
 
@@ -191,11 +189,12 @@ char *mgmt_base64_encode(const uint8_t *in, size_t len);
 /* RabbitMQ's binding properties_key: "~" or the %-encoded routing key. */
 char *mgmt_binding_props_key(struct edad_bytes routing_key, const struct broker_table *args);
 /*
- * RabbitMQ's message_stats object from two samples: counters of cur and
- * rates over prev..cur (rates 0 when has_prev is false).
+ * RabbitMQ's message_stats object: the counters of now (live values) and
+ * the *_details rates over the sampler's prev..cur (0 when has_rates is
+ * false: fewer than two samples).
  */
-json_t *mgmt_message_stats(const struct mgmt_sample *prev, const struct mgmt_sample *cur,
-                           bool has_prev);
+json_t *mgmt_message_stats(const struct mgmt_sample *now, const struct mgmt_sample *prev,
+                           const struct mgmt_sample *cur, bool has_rates);
 /* Bindings whose destination is queue (the default exchange's included). */
 json_t *mgmt_bindings_for_queue(struct vhost *vh, const char *queue);
 /* Bindings with x as source (as_source) or as destination. */

@@ -38,6 +38,8 @@ struct net_transport {
     struct evbuffer *tls_tmp;        /* TLS: scratch for regrouping output */
     struct evbuffer_iovec reserved;  /* current output reservation */
     uint64_t bytes_queued;
+    uint64_t bytes_consumed;         /* input drained (owner or closing) */
+    uint64_t reads;                  /* read callbacks: input arrivals */
     uint64_t deadline_ms;            /* flush deadline while closing */
     bool has_reservation;
     bool owner_paused;               /* net_transport_pause_read() */
@@ -66,6 +68,10 @@ static void transport_update_read(struct net_transport *t)
         bufferevent_disable(t->bev, EV_READ);
 }
 
+/* Process-wide byte counters of every transport, open or closed (the
+   loop's thread only).  Input counts when drained, output when queued. */
+static uint64_t total_received, total_sent;
+
 /* Free the transport from the loop: schedule close_ev to fire now. */
 static void transport_finish_soon(struct net_transport *t)
 {
@@ -84,6 +90,7 @@ static void transport_close_cb(evutil_socket_t fd, short what, void *arg)
     const struct net_transport_handler *h = t->h;
     void *ctx = t->ctx;
 
+    total_received += evbuffer_get_length(bufferevent_get_input(t->bev));
     bufferevent_free(t->bev);   /* closes the socket, runs add_ref cleanups */
     event_free(t->close_ev);
     if (t->tls_flush_ev)
@@ -160,9 +167,13 @@ static void transport_check_output(struct net_transport *t)
 static void transport_read_cb(struct bufferevent *bev, void *arg)
 {
     struct net_transport *t = arg;
+    t->reads++;
     if (t->closing) {
         struct evbuffer *in = bufferevent_get_input(bev);
-        evbuffer_drain(in, evbuffer_get_length(in));
+        size_t n = evbuffer_get_length(in);
+        evbuffer_drain(in, n);
+        t->bytes_consumed += n;
+        total_received += n;
         return;
     }
     if (t->h && t->h->on_read)
@@ -343,7 +354,13 @@ const uint8_t *net_transport_input_pullup(struct net_transport *t, size_t n)
 
 void net_transport_input_drain(struct net_transport *t, size_t n)
 {
-    evbuffer_drain(bufferevent_get_input(t->bev), n);
+    struct evbuffer *in = bufferevent_get_input(t->bev);
+    size_t have = evbuffer_get_length(in);
+    if (n > have)
+        n = have;
+    evbuffer_drain(in, n);
+    t->bytes_consumed += n;
+    total_received += n;
 }
 
 void net_transport_set_read_high_water(struct net_transport *t, size_t bytes)
@@ -373,6 +390,7 @@ edad_status net_transport_output_commit(struct net_transport *t, size_t used)
     if (evbuffer_commit_space(bufferevent_get_output(t->bev), &t->reserved, 1) != 0)
         return EDAD_ERR_IO;
     t->bytes_queued += used;
+    total_sent += used;
     transport_check_output(t);
     return EDAD_OK;
 }
@@ -384,6 +402,7 @@ edad_status net_transport_output_add(struct net_transport *t, const void *data, 
     if (evbuffer_add(bufferevent_get_output(t->bev), data, len) != 0)
         return EDAD_ERR_NOMEM;
     t->bytes_queued += len;
+    total_sent += len;
     transport_check_output(t);
     return EDAD_OK;
 }
@@ -402,6 +421,7 @@ edad_status net_transport_output_add_ref(struct net_transport *t, const void *da
         return EDAD_ERR_NOMEM;
     }
     t->bytes_queued += len;
+    total_sent += len;
     transport_check_output(t);
     return EDAD_OK;
 }
@@ -419,6 +439,22 @@ bool net_transport_output_saturated(struct net_transport *t)
 uint64_t net_transport_bytes_queued(struct net_transport *t)
 {
     return t->bytes_queued;
+}
+
+uint64_t net_transport_bytes_received(struct net_transport *t)
+{
+    return t->bytes_consumed + evbuffer_get_length(bufferevent_get_input(t->bev));
+}
+
+uint64_t net_transport_reads(struct net_transport *t)
+{
+    return t->reads;
+}
+
+void net_transport_totals(uint64_t *received, uint64_t *sent)
+{
+    *received = total_received;
+    *sent = total_sent;
 }
 
 void net_transport_pause_read(struct net_transport *t)

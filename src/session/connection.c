@@ -506,6 +506,7 @@ static void conn_on_closed(void *ctx)
     arena_free(&c->arena);
     free(c->user);
     free(c->vhost);
+    free(c->client_props);
     free(c);
 }
 

@@ -189,6 +189,14 @@ static void handle_start_ok(struct connection *c, const struct amqp_connection_s
     char certname[512];
 
     conn_read_client_caps(c, &a->client_properties);
+    /* kept raw; the management API decodes it on request (inspect.c) */
+    free(c->client_props);
+    c->client_props = NULL;
+    c->client_props_len = a->client_properties.raw.len;
+    if (c->client_props_len) {
+        c->client_props = xmalloc(c->client_props_len);
+        memcpy(c->client_props, a->client_properties.raw.ptr, c->client_props_len);
+    }
     const struct amqp_field_value *cname = amqp_table_get(&a->client_properties,
                                                           "connection_name");
     if (cname && cname->kind == AMQP_FIELD_LONGSTR)

@@ -73,6 +73,27 @@ static json_t *conn_details(struct connection *c)
     return json_pack("{s:s, s:s, s:i}", "name", c->name, "peer_host", host, "peer_port", port);
 }
 
+static json_t *table_json(const struct amqp_table *t);
+
+/* The client's start-ok properties, decoded now (RabbitMQ's shape: tables
+   as objects, e.g. "capabilities"); {} before start-ok or when undecodable. */
+static json_t *client_props_json(const struct connection *c)
+{
+    if (!c->client_props)
+        return json_object();
+    struct arena a;
+    arena_init(&a, 0);
+    struct amqp_table t;
+    json_t *o;
+    if (amqp_table_decode((struct edad_bytes){c->client_props, c->client_props_len}, &a, &t) ==
+        EDAD_OK)
+        o = table_json(&t);
+    else
+        o = json_object();
+    arena_free(&a);
+    return o;
+}
+
 json_t *session_server_connections_json(struct session_server *srv)
 {
     char node[300];
@@ -104,9 +125,14 @@ json_t *session_server_connections_json(struct session_server *srv)
         json_object_set_new(j, "channel_max", json_integer(c->channel_max));
         json_object_set_new(j, "timeout", json_integer(c->heartbeat));
         json_object_set_new(j, "connected_at", json_integer(wall_ms(c->connected_at_ms)));
-        json_object_set_new(j, "send_oct", json_integer((json_int_t)net_transport_bytes_queued(c->t)));
-        json_object_set_new(j, "recv_oct", json_integer(0));
-        json_object_set_new(j, "client_properties", json_object());
+        json_object_set_new(j, "send_oct",
+                            json_integer((json_int_t)net_transport_bytes_queued(c->t)));
+        json_object_set_new(j, "send_pend",
+                            json_integer((json_int_t)net_transport_output_len(c->t)));
+        json_object_set_new(j, "recv_oct",
+                            json_integer((json_int_t)net_transport_bytes_received(c->t)));
+        json_object_set_new(j, "recv_cnt", json_integer((json_int_t)net_transport_reads(c->t)));
+        json_object_set_new(j, "client_properties", client_props_json(c));
         json_array_append_new(a, j);
     }
     return a;

@@ -109,6 +109,9 @@ struct connection {
     bool recv_activity;              /* bytes arrived since the last check */
     bool got_data;                   /* anything at all arrived */
     uint32_t client_caps;            /* CLIENT_CAP_* */
+    uint8_t *client_props;           /* start-ok's client-properties table body (heap
+                                        copy for the management API), or NULL */
+    size_t client_props_len;
     char *user;                      /* authenticated user (heap) */
     char *vhost;                     /* opened vhost's name (heap) */
     struct vhost *vh;                /* opened vhost (NULL without a broker) */

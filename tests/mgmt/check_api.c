@@ -878,6 +878,167 @@ START_TEST(test_api_publish_survives_kill9)
 }
 END_TEST
 
+/* ---- issue 8 polish: client properties, byte counters, live totals, vhost walk, paging -------- */
+
+static double metric_value(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *l = text; l && *l;) {
+        if (strncmp(l, name, n) == 0 && l[n] == ' ')
+            return strtod(l + n + 1, NULL);
+        const char *nl = strchr(l, '\n');
+        l = nl ? nl + 1 : NULL;
+    }
+    ck_abort_msg("metric %s missing", name);
+    return 0;
+}
+
+static char *fetch_metrics(void)
+{
+    struct mt_resp r;
+    mt_http(srv.prom_port, "GET", "/metrics", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    return r.body;
+}
+
+START_TEST(test_connection_props_and_bytes)
+{
+    struct raw_conn c;
+    ct_open_channel(&c, &srv.s, 1);
+    json_t *conns = get_list("/api/connections");
+    ck_assert_int_eq(json_array_size(conns), 1);
+    json_t *c0 = json_array_get(conns, 0);
+    /* start-ok's client properties, as RabbitMQ shows them */
+    json_t *cp = json_object_get(c0, "client_properties");
+    ck_assert(json_is_object(cp));
+    ck_assert_str_eq(jstr(cp, "product"), "edad-conformance");
+    ck_assert_str_eq(jstr(cp, "platform"), "C");
+    json_t *caps = json_object_get(cp, "capabilities");
+    ck_assert(json_is_object(caps));
+    ck_assert(json_is_true(json_object_get(caps, "basic.nack")));
+    ck_assert(json_is_true(json_object_get(caps, "authentication_failure_close")));
+    /* the handshake so far: protocol header, start-ok, tune-ok, open, channel.open */
+    json_int_t recv = jint(c0, "recv_oct"), sent = jint(c0, "send_oct");
+    ck_assert_msg(recv > 8 + 4 * 12, "recv_oct %lld", (long long)recv);
+    ck_assert_msg(sent > 0, "send_oct %lld", (long long)sent);
+    ck_assert_int_ge(jint(c0, "recv_cnt"), 1);
+    json_decref(conns);
+
+    /* more input counts */
+    struct raw_frame f;
+    ctm_send_queue_declare(&c, 1, "bytes-q", 0, NULL);
+    ct_expect_method(&c, &f, 1, 50, CTM_QUEUE_DECLARE_OK);
+    raw_frame_free(&f);
+    conns = get_list("/api/connections");
+    json_int_t recv2 = jint(json_array_get(conns, 0), "recv_oct");
+    ck_assert_msg(recv2 > recv, "recv_oct %lld after %lld", (long long)recv2, (long long)recv);
+    json_decref(conns);
+
+    /* the totals cover open connections ... */
+    json_t *ov = mt_api(&srv, "GET", "/api/overview", NULL, 200);
+    ck_assert_int_ge(jint(ov, "recv_oct"), recv2);
+    ck_assert_int_ge(jint(ov, "send_oct"), sent);
+    json_decref(ov);
+    char *text = fetch_metrics();
+    ck_assert(strstr(text, "# TYPE edad_bytes_received_total counter") != NULL);
+    ck_assert(strstr(text, "# TYPE edad_bytes_sent_total counter") != NULL);
+    ck_assert(metric_value(text, "edad_bytes_received_total") >= (double)recv2);
+    ck_assert(metric_value(text, "edad_bytes_sent_total") >= (double)sent);
+    free(text);
+
+    /* ... and closed ones (counters, not gauges) */
+    raw_close(&c);
+    size_t open = 1;
+    for (int i = 0; i < 1000 && open; i++) {
+        conns = get_list("/api/connections");
+        open = json_array_size(conns);
+        json_decref(conns);
+        if (open)
+            usleep(10000);
+    }
+    ck_assert_uint_eq(open, 0);
+    text = fetch_metrics();
+    ck_assert(metric_value(text, "edad_connections_received_bytes") == 0);
+    ck_assert(metric_value(text, "edad_bytes_received_total") >= (double)recv2);
+    ck_assert(metric_value(text, "edad_bytes_sent_total") >= (double)sent);
+    free(text);
+    ov = mt_api(&srv, "GET", "/api/overview", NULL, 200);
+    ck_assert_int_ge(jint(ov, "recv_oct"), recv2);
+    json_decref(ov);
+}
+END_TEST
+
+START_TEST(test_overview_counters_live)
+{
+    /* right after start the sampler has at most one sample: counters must
+       still be the live values, only the rates wait for two samples */
+    json_decref(mt_api(&srv, "PUT", "/api/queues/%2F/live-q", "{}", 201));
+    publish("amq.default", "live-q", "one", true);
+    publish("amq.default", "live-q", "two", true);
+    publish("amq.default", "live-q", "three", true);
+    json_t *got = mt_api(&srv, "POST", "/api/queues/%2F/live-q/get",
+                         "{\"count\":1,\"ackmode\":\"ack_requeue_false\",\"encoding\":\"auto\"}",
+                         200);
+    ck_assert_int_eq(json_array_size(got), 1);
+    json_decref(got);
+    json_t *ov = mt_api(&srv, "GET", "/api/overview", NULL, 200);
+    json_t *ms = json_object_get(ov, "message_stats");
+    ck_assert(json_is_object(ms));
+    ck_assert_int_eq(jint(ms, "publish"), 3);
+    ck_assert_int_eq(jint(ms, "get"), 1);
+    ck_assert_int_eq(jint(ms, "deliver_get"), 1);
+    ck_assert(json_is_object(json_object_get(ms, "publish_details")));
+    json_t *qt = json_object_get(ov, "queue_totals");
+    ck_assert_int_eq(jint(qt, "messages_ready"), 2);
+    json_decref(ov);
+    json_t *q = mt_api(&srv, "GET", "/api/queues/%2F/live-q", NULL, 200);
+    ck_assert_int_eq(jint(json_object_get(q, "message_stats"), "publish"), 3);
+    json_decref(q);
+}
+END_TEST
+
+START_TEST(test_vhost_walk_and_paging_fields)
+{
+    /* every vhost is walked, in name order */
+    json_decref(mt_api(&srv, "PUT", "/api/vhosts/zz-last", NULL, 201));
+    json_decref(mt_api(&srv, "PUT", "/api/vhosts/aa-first", NULL, 201));
+    static const char perm[] = "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}";
+    json_decref(mt_api(&srv, "PUT", "/api/permissions/zz-last/guest", perm, 201));
+    json_decref(mt_api(&srv, "PUT", "/api/permissions/aa-first/guest", perm, 201));
+    json_decref(mt_api(&srv, "PUT", "/api/queues/zz-last/qz", "{}", 201));
+    json_decref(mt_api(&srv, "PUT", "/api/queues/aa-first/qa", "{}", 201));
+    json_t *v = get_list("/api/vhosts");
+    ck_assert_int_eq(json_array_size(v), 3);
+    ck_assert_str_eq(jstr(json_array_get(v, 0), "name"), "/");
+    ck_assert_str_eq(jstr(json_array_get(v, 1), "name"), "aa-first");
+    ck_assert_str_eq(jstr(json_array_get(v, 2), "name"), "zz-last");
+    json_decref(v);
+    json_t *qs = get_list("/api/queues");
+    ck_assert_int_eq(json_array_size(qs), 2);
+    ck_assert_ptr_nonnull(find_by(qs, "name", "qa"));
+    ck_assert_ptr_nonnull(find_by(qs, "name", "qz"));
+    json_decref(qs);
+    json_t *ov = mt_api(&srv, "GET", "/api/overview", NULL, 200);
+    ck_assert_int_eq(jint(json_object_get(ov, "object_totals"), "queues"), 2);
+    json_decref(ov);
+    json_decref(mt_api(&srv, "DELETE", "/api/vhosts/aa-first", NULL, 204));
+    qs = get_list("/api/queues");
+    ck_assert_int_eq(json_array_size(qs), 1);
+    json_decref(qs);
+
+    /* RabbitMQ's paging fields: nothing is paged out in a small queue */
+    json_decref(mt_api(&srv, "PUT", "/api/queues/%2F/pf", "{}", 201));
+    publish("amq.default", "pf", "hello", true);
+    json_t *q = mt_api(&srv, "GET", "/api/queues/%2F/pf", NULL, 200);
+    ck_assert_int_eq(jint(q, "messages_paged_out"), 0);
+    ck_assert_int_eq(jint(q, "message_bytes_paged_out"), 0);
+    ck_assert_int_eq(jint(q, "messages_ram"), 1);
+    ck_assert_int_eq(jint(q, "message_bytes_ram"), 5);
+    ck_assert_int_ge(jint(q, "memory"), 5);
+    json_decref(q);
+}
+END_TEST
+
 int main(void)
 {
     int rc = harness_init("check_api");
@@ -901,6 +1062,9 @@ int main(void)
     tcase_add_test(tc, test_users_vhosts_definitions);
     tcase_add_test(tc, test_hostile_requests);
     tcase_add_test(tc, test_api_publish_survives_kill9);
+    tcase_add_test(tc, test_connection_props_and_bytes);
+    tcase_add_test(tc, test_overview_counters_live);
+    tcase_add_test(tc, test_vhost_walk_and_paging_fields);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     return harness_run(sr);
