@@ -46,29 +46,6 @@ static bool collect_vhost(void *arg, struct vhost *vh)
     return true;
 }
 
-static int exchange_cmp(const void *pa, const void *pb)
-{
-    json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-    int c = strcmp(json_string_value(json_object_get(a, "vhost")),
-                   json_string_value(json_object_get(b, "vhost")));
-    return c ? c : strcmp(json_string_value(json_object_get(a, "name")),
-                          json_string_value(json_object_get(b, "name")));
-}
-
-static json_t *sorted(json_t *items)
-{
-    size_t n = json_array_size(items);
-    json_t **v = xmalloc((n ? n : 1) * sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(items, i));
-    qsort(v, n, sizeof(*v), exchange_cmp);
-    json_array_clear(items);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, v[i]);
-    free(v);
-    return items;
-}
-
 /* "amq.default" in a path names the default exchange. */
 static const char *path_name(const char *seg)
 {
@@ -211,7 +188,7 @@ void api_exchanges(struct mgmt *m, struct mgmt_req *r, struct mgmt_resp *o)
         } else {
             mgmt_foreach_vhost(m->broker, collect_vhost, &c);
         }
-        mgmt_reply_list(r, o, sorted(c.items));
+        mgmt_reply_list(r, o, mgmt_sort_by_vhost_name(c.items));
         return;
     }
     struct vhost *vh = mgmt_require_vhost(m, r, o, r->seg[1]);

@@ -315,6 +315,29 @@ static json_t *json_path(json_t *o, const char *path)
     return o;
 }
 
+static int vhost_name_cmp(const void *pa, const void *pb)
+{
+    json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+    int c = strcmp(json_string_value(json_object_get(a, "vhost")),
+                   json_string_value(json_object_get(b, "vhost")));
+    return c ? c : strcmp(json_string_value(json_object_get(a, "name")),
+                          json_string_value(json_object_get(b, "name")));
+}
+
+json_t *mgmt_sort_by_vhost_name(json_t *items)
+{
+    size_t n = json_array_size(items);
+    json_t **v = xmalloc((n ? n : 1) * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(items, i));
+    qsort(v, n, sizeof(*v), vhost_name_cmp);
+    json_array_clear(items);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, v[i]);
+    free(v);
+    return items;
+}
+
 static const char *sort_key;
 
 static int json_cmp_values(json_t *a, json_t *b)

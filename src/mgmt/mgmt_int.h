@@ -207,6 +207,8 @@ json_t *mgmt_rate(double r);
  * (stolen) and replies with the array or the paged envelope.
  */
 void mgmt_reply_list(struct mgmt_req *r, struct mgmt_resp *o, json_t *items);
+/* Sort items (in place, returned) by (vhost, name): RabbitMQ's default order. */
+json_t *mgmt_sort_by_vhost_name(json_t *items);
 /* Keep the items whose "vhost" equals vhost (when not NULL) and the user may see. */
 json_t *mgmt_filter_vhost(json_t *items, const char *vhost);
 
