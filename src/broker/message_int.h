@@ -15,6 +15,7 @@
 #define MESSAGE_F_DEATHS 0x4u      /* a deaths block pointer follows the body */
 #define MESSAGE_F_TS 0x8u          /* ts_ms is set (first enqueue) */
 #define MESSAGE_F_STUB 0x10u       /* a paged entry's shared stand-in (no data) */
+#define MESSAGE_F_CACHED 0x20u     /* block from message.c's recycling cache */
 
 struct message {
     uint32_t refs;
