@@ -32,9 +32,9 @@ void wire_put_longstr(struct wire_writer *w, struct edad_bytes s)
     wire_put_bytes(w, s.ptr, s.len);
 }
 
-bool wire_utf8_valid(struct edad_bytes b)
+/* The validation proper, from the first byte that may be non-ASCII. */
+static bool utf8_valid_from(const uint8_t *p, const uint8_t *end)
 {
-    const uint8_t *p = b.ptr, *end = b.ptr + b.len;
     while (p < end) {
         uint8_t c = *p;
         if (c < 0x80) {            /* the common case: routing keys, names */
@@ -64,4 +64,11 @@ bool wire_utf8_valid(struct edad_bytes b)
         p += n + 1;
     }
     return true;
+}
+
+bool wire_utf8_valid(struct edad_bytes b)
+{
+    if (wire_is_ascii(b.ptr, b.len))
+        return true;
+    return utf8_valid_from(b.ptr, b.ptr + b.len);
 }

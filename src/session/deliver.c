@@ -116,37 +116,6 @@ void deliver_output_drained(struct connection *c)
 
 /* ---- encoding ------------------------------------------------------------------------ */
 
-static uint8_t *put_shortstr(uint8_t *p, const void *s, size_t n)
-{
-    *p++ = (uint8_t)n;
-    if (n)
-        memcpy(p, s, n);
-    return p + n;
-}
-
-static uint8_t *put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-    return p + 8;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
-
-static uint8_t *put_method_id(uint8_t *p, uint32_t id)
-{
-    return put_u32(p, id);
-}
-
 /* Do the broker's annotations (x-death, x-delivery-count) show in e's delivery? */
 static bool deliver_needs_props(const struct queue_entry *e)
 {
@@ -160,22 +129,14 @@ static void deliver_send(struct channel *ch, const struct chan_consumer *cc, uin
                          bool redelivered, struct message *msg, uint32_t message_count,
                          const struct queue_entry *e)
 {
-    uint8_t method[4 + 256 + 8 + 1 + 256 + 256 + 4];
-    struct edad_bytes ex = message_exchange(msg);
-    struct edad_bytes rk = message_routing_key(msg);
-    uint8_t *p = method;
-    if (cc) {
-        p = put_method_id(p, AMQP_BASIC_DELIVER);
-        p = put_shortstr(p, cc->tag, cc->tag_len);
-    } else {
-        p = put_method_id(p, AMQP_BASIC_GET_OK);
-    }
-    p = put_u64(p, tag);
-    *p++ = redelivered ? 1 : 0;
-    p = put_shortstr(p, ex.ptr, ex.len);
-    p = put_shortstr(p, rk.ptr, rk.len);
-    if (!cc)
-        p = put_u32(p, message_count);
+    struct session_deliver d = {
+        .ctag = cc ? cc->tag : NULL,
+        .ctag_len = cc ? cc->tag_len : 0,
+        .get_ok = cc == NULL,
+        .redelivered = redelivered,
+        .tag = tag,
+        .message_count = message_count,
+    };
     if (e) {
         /* a dead letter or a counted redelivery: annotations go into the
          * properties (rare path, its own arena) */
@@ -183,14 +144,13 @@ static void deliver_send(struct channel *ch, const struct chan_consumer *cc, uin
         struct edad_bytes props;
         arena_init(&a, 0);
         if (session_delivery_props(&a, msg, e, &props)) {
-            session_send_content_props(ch->conn, ch->id, method, (size_t)(p - method), msg,
-                                       props);
+            session_send_deliver(ch->conn, ch->id, &d, msg, &props);
             arena_free(&a);
             return;
         }
         arena_free(&a);
     }
-    session_send_content_raw(ch->conn, ch->id, method, (size_t)(p - method), msg);
+    session_send_deliver(ch->conn, ch->id, &d, msg, NULL);
 }
 
 /* ---- the consumer callbacks ------------------------------------------------------------- */

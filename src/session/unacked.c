@@ -10,6 +10,9 @@
 #include "session_priv.h"
 
 #define UNACKED_MIN_CAP 16u
+/* A ring at most this big stays allocated when it empties (a consumer
+ * that acks everything between bursts reuses it): 48 KiB at most. */
+#define UNACKED_KEEP_CAP 1024u
 
 void unacked_init(struct unacked *u)
 {
@@ -123,7 +126,7 @@ static void ring_trim(struct unacked *u)
     }
     if (u->span == 0) {
         u->head = 0;
-        if (u->cap > 4 * UNACKED_MIN_CAP) {
+        if (u->cap > UNACKED_KEEP_CAP) {
             /* a burst is over: give the memory back */
             free(u->ring);
             u->ring = NULL;
@@ -192,7 +195,13 @@ static struct unacked_entry *ring_place(struct unacked *u, uint64_t tag)
 
 void unacked_add(struct unacked *u, const struct unacked_entry *ue)
 {
-    *ring_place(u, ue->tag) = *ue;
+    if (EDAD_LIKELY(u->span && u->span < u->cap && ue->tag == u->base + u->span)) {
+        /* the usual case: the next tag, room in the ring */
+        u->ring[(u->head + u->span) & (u->cap - 1)] = *ue;
+        u->span++;
+    } else {
+        *ring_place(u, ue->tag) = *ue;
+    }
     u->live++;
 }
 
@@ -239,8 +248,15 @@ bool unacked_take_first(struct unacked *u, uint64_t upto, struct unacked_entry *
         side_hole_at(u, u->side_start);
         return true;
     }
-    if (u->span && u->base <= upto)
-        return unacked_take(u, u->base, out);   /* the head slot is live */
+    if (u->span && u->base <= upto) {
+        /* the head slot is live */
+        struct unacked_entry *s = &u->ring[u->head];
+        *out = *s;
+        s->e.msg = NULL;
+        u->live--;
+        ring_trim(u);
+        return true;
+    }
     return false;
 }
 
