@@ -53,6 +53,7 @@ struct broker {
     struct arena scratch;       /* codec output; reset per routing step */
     /* users, permissions, vhost limits (access.c; issue 7); NULL until used */
     struct access_store *access;
+    uint64_t access_gen;        /* bumped by access.c on every change to them */
 };
 
 /*
@@ -94,12 +95,18 @@ void access_free(struct broker *b);
 /* Free the reply registry and codec scratch (broker_free; codec.c). */
 void broker_codec_free(struct broker *b);
 
+#define VHOST_QCACHE_SLOTS 8u
+
 struct vhost {
     struct broker *broker;
     uint64_t hash;
     struct hmap exchanges;      /* struct exchange by name */
     struct hmap queues;         /* struct queue by name */
     struct exchange *default_x;
+    /* queue_find's recent hits, by a cheap key of the name (queue.c):
+     * publishing to the same queues skips hashing; a queue leaves its slot
+     * when deleted */
+    struct queue *qcache[VHOST_QCACHE_SLOTS];
     size_t name_len;
     char name[];                /* NUL-terminated */
 };

@@ -278,7 +278,8 @@ static void route_run(struct route_ctx *rc, struct exchange *x, bool has_bcc,
     }
     b->route_busy--;
     message_unref(&stripped);
-    deadletter_flush(b);
+    if (b->dl_head)
+        deadletter_flush(b);    /* dead letters caused above (overflow) */
 }
 
 void route_and_enqueue(struct vhost *vh, struct exchange *x, struct message *m,
@@ -301,6 +302,40 @@ void route_and_enqueue(struct vhost *vh, struct exchange *x, struct message *m,
         *res = r;
 }
 
+/*
+ * The default exchange's usual case, with route_run's outcome: the queue
+ * named by the routing key (no CC/BCC keys possible, not a direct
+ * reply-to, no queue deduplication).  False when the case does not apply
+ * (nothing done).
+ */
+static bool publish_default_fast(struct vhost *vh, struct message *m,
+                                 struct broker_publish_result *r)
+{
+    struct broker *b = vh->broker;
+    struct edad_bytes rk = message_routing_key(m);
+    if (props_may_have_cc(message_props(m)) || is_reply_key(rk))
+        return false;
+    struct queue *q = queue_find(vh, rk);
+    if (q && q->dedup)
+        return false;
+    if (q) {
+        bool stored = false;
+        b->route_busy++;
+        edad_status st = queue_enqueue(q, m, &stored);
+        b->route_busy--;
+        if (st == EDAD_OK) {
+            r->routed = 1;
+            r->pending = stored;
+        } else {
+            r->rejected = 1;
+            r->store_failed = st != EDAD_ERR_STATE;
+        }
+    }
+    if (b->dl_head)
+        deadletter_flush(b);    /* dead letters caused above (overflow) */
+    return true;
+}
+
 edad_status broker_publish(struct vhost *vh, struct message *m,
                            const struct broker_publish_opts *opts,
                            struct broker_publish_result *res, struct broker_err *err)
@@ -311,12 +346,18 @@ edad_status broker_publish(struct vhost *vh, struct message *m,
     if (res)
         *res = r;
     struct edad_bytes xname = message_exchange(m);
+    if (b->scratch.used_total)
+        codec_reset(b);         /* the last publish's codec output; else nothing to forget */
+    if (xname.len == 0 && publish_default_fast(vh, m, &r)) {
+        if (res)
+            *res = r;
+        return EDAD_OK;
+    }
     struct exchange *x = NULL;
     struct route_ctx rc = {
         .b = b, .vh = vh, .gen = ++b->route_gen, .rk = message_routing_key(m), .opts = opts,
         .msg = m,
     };
-    codec_reset(b);
     if (xname.len) {
         x = exchange_find(vh, xname);
         if (!x)

@@ -29,9 +29,24 @@ static bool queue_eq(const void *item, const void *key)
     return q->name_len == k->len && (k->len == 0 || memcmp(q->name, k->ptr, k->len) == 0);
 }
 
+static uint32_t qcache_slot(struct edad_bytes name)
+{
+    uint32_t k = (uint32_t)name.len;
+    if (name.len)
+        k += name.ptr[name.len - 1] * 3u + name.ptr[0];
+    return k & (VHOST_QCACHE_SLOTS - 1);
+}
+
 struct queue *queue_find(struct vhost *vh, struct edad_bytes name)
 {
-    return hmap_find(&vh->queues, broker_hash_name(vh->broker, name), queue_eq, &name);
+    uint32_t slot = qcache_slot(name);
+    struct queue *q = vh->qcache[slot];
+    if (q && queue_eq(q, &name))
+        return q;
+    q = hmap_find(&vh->queues, broker_hash_name(vh->broker, name), queue_eq, &name);
+    if (q)
+        vh->qcache[slot] = q;
+    return q;
 }
 
 static edad_status locked_err(struct broker_err *err, const struct queue *q)
@@ -236,7 +251,8 @@ void queue_recover_entry(struct queue *q, struct message *m, uint64_t seq, uint6
     }
     struct queue_entry e = {m, seq, 0, redelivered ? QUEUE_ENTRY_REDELIVERED : 0, store_loc};
     message_ref(m);
-    expiry_track(q, &e);
+    if (q->ttl_ms >= 0 || m->expiration_ms >= 0)
+        expiry_track(q, &e);            /* else no expiry to index */
     ready_push(q, &e);
     if (q->next_seq <= seq)
         q->next_seq = seq + 1;
@@ -313,6 +329,9 @@ void queue_delete_now(struct queue *q)
     q->deleted = true;
     queue_ref(q);
     hmap_remove(&vh->queues, q->hash, q);
+    for (uint32_t i = 0; i < VHOST_QCACHE_SLOTS; i++)
+        if (vh->qcache[i] == q)
+            vh->qcache[i] = NULL;
     if (q->exclusive)
         broker_owner_remove(b, q);
     broker_dirty_remove(b, q);
@@ -640,7 +659,8 @@ edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
         entry_page_out(&e);
     else
         message_ref(m);
-    expiry_track(q, &e);
+    if (q->ttl_ms >= 0 || m->expiration_ms >= 0)
+        expiry_track(q, &e);            /* else no expiry to index */
     ready_push(q, &e);
     q->st_published++;
     if (q->max_len >= 0 || q->max_bytes >= 0) {
@@ -664,7 +684,8 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
     uint64_t now = 0;
     bool have_now = false;
     while (ready_take(q, e)) {
-        expiry_untrack(q, e);
+        if (q->ttl_live)
+            expiry_untrack(q, e);
         if (q->xn) {
             if (!have_now) {
                 now = broker_now_ms(q->b);

@@ -15,6 +15,10 @@
 #define RING_MIN_CAP 16u
 #define SORTED_MIN_CAP 8u
 #define COMPACT_MIN 64u
+/* A ring at most this big stays allocated when it empties: a queue that
+ * drains between bursts (a consumer keeping up) reuses it instead of
+ * freeing and regrowing it per burst.  24 KiB per level at most. */
+#define RING_KEEP_CAP 1024u
 
 /* ---- ring ------------------------------------------------------------------------ */
 
@@ -61,9 +65,9 @@ static void ring_pop_front(struct qring *r)
     r->count--;
     if (r->count == 0) {
         r->head = 0;
-        if (r->cap > 4 * RING_MIN_CAP)
+        if (r->cap > RING_KEEP_CAP)
             ring_free(r);
-    } else if (r->cap > 4 * RING_MIN_CAP && r->count < r->cap / 8) {
+    } else if (r->cap > RING_KEEP_CAP && r->count < r->cap / 8) {
         ring_resize(r, r->cap / 2);
     }
 }
@@ -212,6 +216,19 @@ static void level_reset(struct qlevel *l)
     l->live = l->dead = 0;
 }
 
+/* The level has no live entry left: drop its tombstones, keep a small
+ * ring for the next burst. */
+static void level_emptied(struct qlevel *l)
+{
+    if (l->ring.cap > RING_KEEP_CAP) {
+        level_reset(l);
+        return;
+    }
+    l->ring.head = l->ring.count = 0;    /* only tombstones were left */
+    sorted_free(&l->req);
+    l->dead = 0;
+}
+
 void ready_init(struct queue *q, uint32_t nlevels)
 {
     q->nlevels = nlevels ? nlevels : 1;
@@ -269,7 +286,7 @@ static void level_gone(struct queue *q, uint32_t level, const struct queue_entry
     }
     if (--l->live == 0) {
         bit_clear(q, level);
-        level_reset(l);
+        level_emptied(l);
     }
 }
 
@@ -302,7 +319,8 @@ static void level_trim(struct qlevel *l)
 
 bool ready_take(struct queue *q, struct queue_entry *e)
 {
-    int level = top_level(q);
+    /* one level (no x-max-priority): no bitmap scan */
+    int level = q->nlevels == 1 ? (q->ready ? 0 : -1) : top_level(q);
     if (level < 0)
         return false;
     struct qlevel *l = &q->levels[level];
