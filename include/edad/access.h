@@ -135,6 +135,13 @@ void access_foreach_permission(struct broker *b,
 bool access_vhost_allowed(struct broker *b, const char *user, const char *vhost);
 
 /*
+ * Bumped by every change to users, permissions, limits or whether access
+ * control is on: an access_check result may be reused while it stays the
+ * same (a channel's publish permission, handle_basic.c).
+ */
+uint64_t access_generation(const struct broker *b);
+
+/*
  * The one resource check.  name is the exchange or queue name ("" for an
  * exchange means the default exchange, checked as "amq.default" as
  * RabbitMQ does).  EDAD_OK, or 403 ACCESS_REFUSED with RabbitMQ's text

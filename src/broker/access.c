@@ -73,7 +73,13 @@ static struct access_store *store_of(struct broker *b)
 
 static void changed(struct broker *b)
 {
+    b->access_gen++;
     broker_definitions_changed(b, NULL);
+}
+
+uint64_t access_generation(const struct broker *b)
+{
+    return b->access_gen;
 }
 
 bool access_enabled(const struct broker *b)
@@ -84,6 +90,7 @@ bool access_enabled(const struct broker *b)
 void access_enable(struct broker *b)
 {
     store_of(b)->enabled = true;
+    b->access_gen++;
 }
 
 /* ---- hashes --------------------------------------------------------------------------- */

@@ -203,6 +203,86 @@ static bool channel_parse_expiration(const struct amqp_basic_properties *p, int6
     return true;
 }
 
+/* The body size limits (RabbitMQ's, then max_message_size); false after
+ * failing the channel. */
+static bool channel_body_size_ok(struct channel *ch, uint32_t mid, uint64_t body_size)
+{
+    struct connection *c = ch->conn;
+    if (body_size > SESSION_MAX_MSG_SIZE) {
+        session_fail(c, ch->id, AMQP_FRAME_ERROR, mid, "content body size %llu exceeds "
+                     "maximum allowed size %u", (unsigned long long)body_size,
+                     SESSION_MAX_MSG_SIZE);
+        return false;
+    }
+    uint64_t max = c->srv->conf->max_message_size;
+    if (max && body_size > max) {
+        /* checked on the header so a too-big body is never buffered; the
+         * channel closes and ignores the body frames that follow */
+        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "message size %llu is larger "
+                     "than configured max size %llu", (unsigned long long)body_size,
+                     (unsigned long long)max);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Decode and check a content header's properties the first time: on
+ * success *info, *body_size and *raw_props (the bytes the message keeps;
+ * a direct reply-to rewrites them) are set and the property bytes are
+ * remembered when they may be reused; false after failing the channel.
+ */
+static bool channel_header_decode(struct channel *ch, const struct amqp_frame *f, uint32_t mid,
+                                  struct message_info *info, uint64_t *body_size,
+                                  struct edad_bytes *raw_props)
+{
+    struct connection *c = ch->conn;
+    char oct[96];
+    struct amqp_content_header h;
+    if (amqp_content_header_decode(f->payload, &c->arena, &h) != EDAD_OK) {
+        session_format_octets(oct, sizeof(oct), f->payload);
+        session_fail(c, ch->id, AMQP_FRAME_ERROR, mid, "cannot decode %s", oct);
+        return false;
+    }
+    if (!channel_body_size_ok(ch, mid, h.body_size))
+        return false;
+    if ((h.props.flags & AMQP_BASIC_USER_ID_FLAG) && c->user &&
+        !bytes_eq_cstr(h.props.user_id, c->user)) {
+        /* RabbitMQ's check_user_id (no impersonator tag in edad yet) */
+        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "user_id property set to '%.*s' "
+                     "but authenticated user was '%s'", (int)h.props.user_id.len,
+                     (const char *)h.props.user_id.ptr, c->user);
+        return false;
+    }
+    int64_t expiration;
+    char why[300];
+    if (!channel_parse_expiration(&h.props, &expiration, why, sizeof(why))) {
+        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "invalid expiration '%.*s': %s",
+                     (int)h.props.expiration.len, (const char *)h.props.expiration.ptr, why);
+        return false;
+    }
+    *info = (struct message_info){
+        .persistent = (h.props.flags & AMQP_BASIC_DELIVERY_MODE_FLAG) && h.props.delivery_mode == 2,
+        .has_priority = (h.props.flags & AMQP_BASIC_PRIORITY_FLAG) != 0,
+        .priority = h.props.priority,
+        .expiration_ms = expiration,
+    };
+    *body_size = h.body_size;
+    *raw_props = h.raw_props;
+    ch->hdr_cached = false;
+    if (h.props.flags & AMQP_BASIC_REPLY_TO_FLAG) {
+        /* direct reply-to: reply_to names the channel's pseudo-queue instead */
+        reply_rewrite_props(ch, &h.props, raw_props);
+    } else if (h.raw_props.len <= sizeof(ch->hdr_props)) {
+        /* same bytes, same outcome: the user and the checks are fixed */
+        ch->hdr_cached = true;
+        ch->hdr_props_len = (uint8_t)h.raw_props.len;
+        memcpy(ch->hdr_props, h.raw_props.ptr, h.raw_props.len);
+        ch->hdr_info = *info;
+    }
+    return true;
+}
+
 static void channel_content_header(struct channel *ch, const struct amqp_frame *f)
 {
     struct connection *c = ch->conn;
@@ -217,8 +297,9 @@ static void channel_content_header(struct channel *ch, const struct amqp_frame *
                      (unsigned)f->type, oct);
         return;
     }
-    uint16_t klass = (uint16_t)(f->payload.ptr[0] << 8 | f->payload.ptr[1]);
-    uint16_t weight = (uint16_t)(f->payload.ptr[2] << 8 | f->payload.ptr[3]);
+    const uint8_t *p = f->payload.ptr;
+    uint16_t klass = (uint16_t)(p[0] << 8 | p[1]);
+    uint16_t weight = (uint16_t)(p[2] << 8 | p[3]);
     if (weight != 0) {
         session_fail(c, ch->id, AMQP_UNEXPECTED_FRAME, mid, "expected content header for "
                      "class %u, got non content header frame instead", (unsigned)want_class);
@@ -230,61 +311,31 @@ static void channel_content_header(struct channel *ch, const struct amqp_frame *
                      (unsigned)klass);
         return;
     }
-    struct amqp_content_header h;
-    if (amqp_content_header_decode(f->payload, &c->arena, &h) != EDAD_OK) {
-        session_format_octets(oct, sizeof(oct), f->payload);
-        session_fail(c, ch->id, AMQP_FRAME_ERROR, mid, "cannot decode %s", oct);
+    struct message_info info;
+    uint64_t body_size;
+    struct edad_bytes raw_props = {p + 12, f->payload.len - 12};
+    if (ch->hdr_cached && klass == AMQP_CLASS_BASIC && raw_props.len == ch->hdr_props_len &&
+        memcmp(raw_props.ptr, ch->hdr_props, raw_props.len) == 0) {
+        /* the properties of the last message again: known good */
+        body_size = (uint64_t)p[4] << 56 | (uint64_t)p[5] << 48 | (uint64_t)p[6] << 40 |
+                    (uint64_t)p[7] << 32 | (uint64_t)p[8] << 24 | (uint64_t)p[9] << 16 |
+                    (uint64_t)p[10] << 8 | (uint64_t)p[11];
+        if (!channel_body_size_ok(ch, mid, body_size))
+            return;
+        info = ch->hdr_info;
+    } else if (!channel_header_decode(ch, f, mid, &info, &body_size, &raw_props)) {
         return;
     }
-    if (h.body_size > SESSION_MAX_MSG_SIZE) {
-        session_fail(c, ch->id, AMQP_FRAME_ERROR, mid, "content body size %llu exceeds "
-                     "maximum allowed size %u", (unsigned long long)h.body_size,
-                     SESSION_MAX_MSG_SIZE);
-        return;
-    }
-    uint64_t max = c->srv->conf->max_message_size;
-    if (max && h.body_size > max) {
-        /* checked on the header so a too-big body is never buffered; the
-         * channel closes and ignores the body frames that follow */
-        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "message size %llu is larger "
-                     "than configured max size %llu", (unsigned long long)h.body_size,
-                     (unsigned long long)max);
-        return;
-    }
-    if ((h.props.flags & AMQP_BASIC_USER_ID_FLAG) && c->user &&
-        !bytes_eq_cstr(h.props.user_id, c->user)) {
-        /* RabbitMQ's check_user_id (no impersonator tag in edad yet) */
-        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "user_id property set to '%.*s' "
-                     "but authenticated user was '%s'", (int)h.props.user_id.len,
-                     (const char *)h.props.user_id.ptr, c->user);
-        return;
-    }
-    int64_t expiration;
-    char why[300];
-    if (!channel_parse_expiration(&h.props, &expiration, why, sizeof(why))) {
-        session_fail(c, ch->id, AMQP_PRECONDITION_FAILED, mid, "invalid expiration '%.*s': %s",
-                     (int)h.props.expiration.len, (const char *)h.props.expiration.ptr, why);
-        return;
-    }
-    struct message_info info = {
-        .persistent = (h.props.flags & AMQP_BASIC_DELIVERY_MODE_FLAG) && h.props.delivery_mode == 2,
-        .has_priority = (h.props.flags & AMQP_BASIC_PRIORITY_FLAG) != 0,
-        .priority = h.props.priority,
-        .expiration_ms = expiration,
-    };
-    /* direct reply-to: reply_to names the channel's pseudo-queue instead */
-    struct edad_bytes raw_props = h.raw_props;
-    reply_rewrite_props(ch, &h.props, &raw_props);
     /* one allocation: names, property bytes as received, room for the body */
     ch->msg = message_new(ch->publish.exchange, ch->publish.routing_key, raw_props,
-                          h.body_size, &info);
+                          body_size, &info);
     if (!ch->msg) {
         session_fail(c, ch->id, AMQP_INTERNAL_ERROR, mid, "cannot hold a message of %llu bytes",
-                     (unsigned long long)h.body_size);
+                     (unsigned long long)body_size);
         return;
     }
     ch->body_len = 0;
-    if (h.body_size == 0) {
+    if (body_size == 0) {
         channel_message_done(ch);
         return;
     }

@@ -97,14 +97,30 @@ static bool publish_check_exchange(struct channel *ch, struct edad_bytes name)
     return true;
 }
 
-/* basic.publish needs write on the exchange ("" is checked as amq.default). */
+/*
+ * basic.publish needs write on the exchange ("" is checked as amq.default).
+ * A grant is remembered for the channel's last exchange until the access
+ * store changes (access_generation), so a publisher pays for one check.
+ */
 static bool publish_permitted(struct channel *ch, struct edad_bytes exchange)
 {
     struct broker_err err;
     struct vhost *vh = ch->conn->vh;
-    return session_permitted(ch, AMQP_BASIC_PUBLISH,
-                             access_check(vhost_broker(vh), ch->conn->user, vhost_name(vh),
-                                          ACCESS_WRITE, ACCESS_EXCHANGE, exchange, &err), &err);
+    struct broker *b = vhost_broker(vh);
+    uint64_t gen = access_generation(b);
+    if (ch->pub_ok && ch->pub_ok_gen == gen && ch->pub_ok_len == exchange.len &&
+        (exchange.len == 0 || memcmp(ch->pub_ok_x, exchange.ptr, exchange.len) == 0))
+        return true;
+    edad_status st = access_check(b, ch->conn->user, vhost_name(vh), ACCESS_WRITE,
+                                  ACCESS_EXCHANGE, exchange, &err);
+    ch->pub_ok = st == EDAD_OK && exchange.len <= sizeof(ch->pub_ok_x);
+    if (ch->pub_ok) {
+        ch->pub_ok_gen = gen;
+        ch->pub_ok_len = (uint8_t)exchange.len;
+        if (exchange.len)
+            memcpy(ch->pub_ok_x, exchange.ptr, exchange.len);
+    }
+    return session_permitted(ch, AMQP_BASIC_PUBLISH, st, &err);
 }
 
 /* basic.consume / basic.get need read on the queue. */

@@ -175,6 +175,10 @@ enum channel_content {
 
 /* Room for a publish's exchange and routing key (shortstrs). */
 #define CHANNEL_PUB_NAMES 512
+/* Longest exchange name whose publish permission a channel remembers. */
+#define CHANNEL_PUB_OK_MAX 64
+/* Longest content-header property block a channel remembers. */
+#define CHANNEL_PROPS_CACHE 64
 
 /* ---- unacked deliveries (unacked.c) ------------------------------------------ */
 
@@ -272,6 +276,13 @@ struct channel {
     uint8_t *pub_names;                  /* CHANNEL_PUB_NAMES, kept for reuse */
     struct message *msg;                 /* after the header: body being filled */
     uint64_t body_len;                   /* body bytes received so far */
+    /* the last content header's property bytes, accepted, and what they
+     * gave: the same bytes again (a publisher's usual case) skip the
+     * decode and checks (channel.c); never with reply_to set */
+    bool hdr_cached;
+    uint8_t hdr_props_len;
+    uint8_t hdr_props[CHANNEL_PROPS_CACHE];
+    struct message_info hdr_info;
     /* consuming */
     struct chan_consumer *consumers;     /* live consumers */
     uint32_t n_consumers;
@@ -281,6 +292,12 @@ struct channel {
     uint32_t consumer_unacked;           /* unacked deliveries to consumers */
     uint64_t next_tag;                   /* next delivery tag (from 1) */
     struct unacked unacked;
+    /* basic.publish's write permission was granted on exchange pub_ok_x
+     * at access generation pub_ok_gen: reused while neither changes */
+    bool pub_ok;
+    uint8_t pub_ok_len;
+    uint64_t pub_ok_gen;
+    char pub_ok_x[CHANNEL_PUB_OK_MAX];
     /* the most recently declared queue: the "" shortcut */
     uint8_t mrdq_len;
     bool has_mrdq;
@@ -552,6 +569,24 @@ edad_status session_send_content_raw(struct connection *c, uint16_t channel,
 edad_status session_send_content_props(struct connection *c, uint16_t channel,
                                        const uint8_t *method, size_t method_len,
                                        struct message *msg, struct edad_bytes props);
+/* basic.deliver (get_ok false) or basic.get-ok arguments besides msg's
+ * exchange and routing key. */
+struct session_deliver {
+    const char *ctag;                    /* consumer tag (deliver only) */
+    uint8_t ctag_len;
+    bool get_ok;
+    bool redelivered;
+    uint64_t tag;                        /* delivery tag */
+    uint32_t message_count;              /* get-ok only */
+};
+/*
+ * Send basic.deliver / basic.get-ok with msg's content, encoded straight
+ * into the output (as session_send_content_props; props NULL: the
+ * message's own property bytes).
+ */
+edad_status session_send_deliver(struct connection *c, uint16_t channel,
+                                 const struct session_deliver *d, struct message *msg,
+                                 const struct edad_bytes *props);
 /*
  * props.c: the property bytes of a delivery of msg from entry e when the
  * broker's annotations must show (x-death and friends of a dead letter,
