@@ -705,6 +705,10 @@ struct edad_server *server_new(const struct edad_conf *conf, char *err, size_t e
     struct edad_server *s = xcalloc(1, sizeof(*s));
     s->conf = conf;
     s->loop = net_loop_new();
+    /* net.io_threads: "auto" is -1 (a writer thread when CPUs > 1) */
+    net_loop_set_io_threads(s->loop, !conf->net_io_threads ||
+                            strcmp(conf->net_io_threads, "auto") == 0
+                                ? -1 : atoi(conf->net_io_threads));
     struct broker_config bc = {
         .page_threshold = conf->data_dir ? conf->store_paging_threshold : 0,
     };

@@ -3,6 +3,7 @@
  * the TLS context for the listeners.ssl listeners (see server_tls.h and
  * server_conf_check in server.h).  Wiring only: no TLS code of its own.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "edad/server.h"
@@ -99,6 +100,11 @@ edad_status server_tls_open(const struct edad_conf *conf, struct net_tls **out, 
 
 edad_status server_conf_check(const struct edad_conf *conf, char *err, size_t errlen)
 {
+    const char *io = conf->net_io_threads;
+    if (io && strcmp(io, "auto") != 0 && strcmp(io, "0") != 0 && strcmp(io, "1") != 0) {
+        snprintf(err, errlen, "net.io_threads must be 0, 1 or auto, not '%s'", io);
+        return EDAD_ERR_INVALID;
+    }
     struct net_tls *tls = NULL;
     edad_status st = server_tls_open(conf, &tls, err, errlen);
     net_tls_free(tls);

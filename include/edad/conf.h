@@ -71,6 +71,7 @@ struct edad_conf {
     uint64_t store_paging_threshold; /* edad: store.paging_threshold bytes per durable
                                         queue; default 16 MiB, 0 never pages (paging) */
     uint32_t output_high_water; /* edad: net.output_high_watermark bytes; default 1 MiB */
+    char *net_io_threads;       /* edad: net.io_threads: "0", "1" or "auto" (default) */
 
     /* TLS and authentication mechanisms (issue 7, src/net/tls.c, sasl.c) */
     struct conf_listener ssl_listeners[CONF_MAX_LISTENERS]; /* listeners.ssl.<name>;

@@ -5,7 +5,10 @@
  * include <event2/...>.  It knows nothing about AMQP.
  *
  * Threading: every object belongs to one loop and is used from that loop's
- * thread only.
+ * thread only.  A loop may have a writer thread (net_loop_set_io_threads)
+ * that sends plain TCP output handed over once per loop turn; it is
+ * invisible here: callbacks, add_ref cleanups and every call stay on the
+ * loop's thread.
  */
 #ifndef EDAD_NET_H
 #define EDAD_NET_H
@@ -35,6 +38,17 @@ void net_loop_exit(struct net_loop *loop);
 struct event_base *net_loop_event_base(struct net_loop *loop);
 /* Cached monotonic milliseconds of the current loop iteration. */
 uint64_t net_loop_now_ms(struct net_loop *loop);
+/*
+ * Writer threads for the loop's plain TCP transports: 0 (the loop writes),
+ * 1, or -1 for auto (1 when the machine has more than one CPU online).
+ * Call before the first transport; a writer cannot be stopped before
+ * net_loop_free.  The environment variable EDAD_NET_IO_THREADS (0, 1,
+ * auto) overrides the value and, when set, also applies to loops that
+ * never call this (tests).
+ */
+void net_loop_set_io_threads(struct net_loop *loop, int n);
+/* Writer threads running for the loop (0 or 1). */
+unsigned net_loop_io_threads(const struct net_loop *loop);
 
 /* ---- timers ---------------------------------------------------------------- */
 
@@ -93,20 +107,37 @@ size_t net_transport_input_peek(struct net_transport *t, void *dst, size_t n);
 /* Make the first n bytes contiguous and return them (borrowed until the
  * next input call); NULL when fewer than n bytes are buffered. */
 const uint8_t *net_transport_input_pullup(struct net_transport *t, size_t n);
+/* The bytes at the front that are already contiguous (no copy): *len of
+ * them, at least 1 unless the input is empty (then NULL).  Borrowed until
+ * the next input call; parse the whole frames inside, drain once. */
+const uint8_t *net_transport_input_contig(struct net_transport *t, size_t *len);
 /* Consume n bytes from the front. */
 void net_transport_input_drain(struct net_transport *t, size_t n);
 /* Bounded input: reading pauses once this many bytes are buffered. Must be
- * at least one whole frame.  */
+ * at least one whole frame.  Plain TCP reads up to this much (256 KiB at a
+ * time) before one on_read, so large values mean fewer, larger reads. */
 void net_transport_set_read_high_water(struct net_transport *t, size_t bytes);
+/*
+ * Call on_read once more on a later turn of the loop even if no new bytes
+ * arrive: for an owner that left whole frames unprocessed because it used
+ * its per-turn budget.  Before that call, the I/O callbacks of other
+ * transports and the 0 ms timers due in that turn (the broker's dispatch
+ * pass) run.  Several calls before it fires make one call; no-op once the
+ * transport is closing.  Plain TCP and TLS alike.
+ */
+void net_transport_input_again(struct net_transport *t);
 
 /*
- * Output.  Writes are queued and sent by the loop, batched: many frames
- * queued in one callback leave in one write().
+ * Output.  Writes are queued and sent once per loop turn, batched: many
+ * frames queued in one turn leave in one sendmsg() (by the loop, or by
+ * its writer thread for large output); nothing is written inside these
+ * calls.
  *   reserve  returns n writable bytes at the end of the output; fill some,
  *            then commit how many were used (<= n).  One reservation at a time.
  *   add      copy bytes.
  *   add_ref  queue bytes by reference, zero-copy; cleanup(data, len, arg)
- *            runs once they are sent or dropped.
+ *            runs once they are sent or dropped, always on the loop's
+ *            thread (never the writer's).
  * All return EDAD_OK, or EDAD_ERR_STATE once the transport is closing (the
  * bytes are dropped; add_ref still runs cleanup).
  */

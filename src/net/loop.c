@@ -1,9 +1,12 @@
 /*
  * loop.c - the event loop and timers: thin wrappers over libevent's
- * event_base and timer events so the layers above never include it.
+ * event_base and timer events so the layers above never include it, and
+ * the choice of a writer thread for the loop's transports (writer.c).
  * No sockets here (transport.c, listener.c).
  */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -24,13 +27,44 @@ struct net_loop *net_loop_new(void)
     }
     struct net_loop *loop = xcalloc(1, sizeof(*loop));
     loop->base = base;
+    if (getenv("EDAD_NET_IO_THREADS"))
+        net_loop_set_io_threads(loop, 0);
     return loop;
+}
+
+/* EDAD_NET_IO_THREADS (0, 1 or auto) overrides the caller; for tests. */
+static int loop_io_threads_env(int n)
+{
+    const char *e = getenv("EDAD_NET_IO_THREADS");
+    if (!e || !*e)
+        return n;
+    if (strcmp(e, "auto") == 0)
+        return -1;
+    return atoi(e) > 0 ? 1 : 0;
+}
+
+void net_loop_set_io_threads(struct net_loop *loop, int n)
+{
+    n = loop_io_threads_env(n);
+    if (n < 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+    if (n > 0 && !loop->writer) {
+        loop->writer = net_writer_new(loop);
+        if (loop->writer)
+            log_info("net: writer thread started (net.io_threads = %d)", n);
+    }
+}
+
+unsigned net_loop_io_threads(const struct net_loop *loop)
+{
+    return loop->writer ? 1 : 0;
 }
 
 void net_loop_free(struct net_loop *loop)
 {
     if (!loop)
         return;
+    net_writer_free(loop->writer);
     event_base_free(loop->base);
     free(loop);
 }

@@ -5,14 +5,50 @@
 #ifndef EDAD_NET_PRIV_H
 #define EDAD_NET_PRIV_H
 
+#include <stdatomic.h>
+
 #include <event2/event.h>
 
 #include "edad/net.h"
 
+struct net_writer;
+
 struct net_loop {
     struct event_base *base;
     size_t n_transports;       /* accepted, not yet freed */
+    struct net_writer *writer; /* writer thread, or NULL: the loop writes */
 };
+
+/*
+ * Output handed to the writer thread (writer.c), embedded in a plain TCP
+ * transport.  While the writer holds it, the loop touches nothing here
+ * but reads the length of buf and sets abandon; the writer only reads buf
+ * (never drains it: add_ref cleanups must run on the loop thread).
+ */
+struct net_wjob {
+    struct net_wjob *next;     /* submit / done stacks */
+    struct evbuffer *buf;      /* the bytes to send, read-only for the writer */
+    int fd;
+    size_t sent;               /* writer: bytes of buf sent */
+    int err;                   /* writer: errno of a failed send, else 0 */
+    bool in_epoll;             /* writer: fd registered in its epoll */
+    bool blocked;              /* writer: on its list of full sockets */
+    struct net_wjob *bprev, *bnext;
+    atomic_bool abandon;       /* loop: stop sending and give it back */
+};
+
+/* writer.c: start the writer thread of loop; NULL (logged) if it cannot. */
+struct net_writer *net_writer_new(struct net_loop *loop);
+/* Stop and join the thread; every job must have come back.  NULL ok. */
+void net_writer_free(struct net_writer *w);
+/* Loop thread: hand j over (j->buf filled, sent 0, err 0). */
+void net_writer_submit(struct net_writer *w, struct net_wjob *j);
+/* Loop thread: take j back now, sent or not: returns once the writer let
+   go of it and net_transport_write_done ran (which clears *held); jobs
+   of other transports that came back meanwhile are handled too. */
+void net_writer_reclaim(struct net_writer *w, struct net_wjob *j, const bool *held);
+/* transport.c, loop thread: the writer gave j back. */
+void net_transport_write_done(struct net_wjob *j);
 
 /* transport.c: wrap an accepted, connected, non-blocking socket. */
 struct net_transport *net_transport_new_fd(struct net_loop *loop, evutil_socket_t fd,

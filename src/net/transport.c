@@ -1,19 +1,22 @@
 /*
- * transport.c - one accepted socket as a byte transport over a libevent
- * bufferevent: bounded input, batched output with a high watermark that
- * pauses reading (le-proxy's backpressure), and close-after-flush where the
- * memory is released from the loop, never inside the owner's call.
- * A TLS listener's transports use tls.c's bufferevent instead; the
- * rest is the same.  Knows nothing about what the bytes mean.
+ * transport.c - one accepted socket as a byte transport: bounded input,
+ * batched output with a high watermark that pauses reading (le-proxy's
+ * backpressure), and close-after-flush where the memory is released from
+ * the loop, never inside the owner's call.  Plain TCP does its own socket
+ * I/O (large reads, one writev per loop turn); a TLS listener's transports
+ * run over tls.c's bufferevent instead.  Knows nothing about what the
+ * bytes mean.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -23,24 +26,44 @@
 
 /* Bytes one read()/write() may move; large enough to batch many frames. */
 #define TRANSPORT_MAX_SINGLE_IO (256 * 1024)
+/* Plain TCP: buffer pieces handed to one sendmsg(). */
+#define TRANSPORT_WRITE_IOV 64
+/* With a writer thread: output up to this size, when the writer holds
+   nothing of the socket, is written by the loop itself (low latency at
+   low rates); more goes to the writer. */
+#define TRANSPORT_INLINE_MAX 4096
 /* TLS: output is handed to OpenSSL in pieces of up to one full record. */
 #define TRANSPORT_TLS_RECORD (16 * 1024)
 
+/* What input_again's event is waiting for. */
+enum transport_again {
+    AGAIN_IDLE,       /* not requested */
+    AGAIN_TIMER,      /* 0 ms timer: fires on the next loop turn */
+    AGAIN_QUEUED,     /* active: runs after that turn's other timers */
+};
+
 struct net_transport {
     struct net_loop *loop;
-    struct bufferevent *bev;
+    evutil_socket_t fd;              /* plain TCP: our socket; TLS: -1 (bev owns it) */
+    struct evbuffer *in, *out;       /* plain: ours; TLS: the bufferevent's */
+    struct bufferevent *bev;         /* TLS only */
+    struct event *read_ev;           /* plain: EV_READ, added while reading */
+    struct event *write_ev;          /* plain: EV_WRITE, added only after EAGAIN */
+    struct event *flush_ev;          /* writes (TLS: hands over) the turn's output */
+    struct event *again_ev;          /* net_transport_input_again */
     struct event *close_ev;          /* deferred free / flush deadline */
     const struct net_transport_handler *h;
     void *ctx;
     struct net_transport_opts opts;
     struct net_tls *tls;             /* TLS context, NULL for plain TCP */
-    struct event *tls_flush_ev;      /* TLS: hands the turn's output to OpenSSL */
     struct evbuffer *tls_tmp;        /* TLS: scratch for regrouping output */
     struct evbuffer_iovec reserved;  /* current output reservation */
     uint64_t bytes_queued;
     uint64_t bytes_consumed;         /* input drained (owner or closing) */
     uint64_t reads;                  /* read callbacks: input arrivals */
     uint64_t deadline_ms;            /* flush deadline while closing */
+    struct net_wjob job;             /* plain: output held by the writer thread */
+    enum transport_again again;
     bool has_reservation;
     bool owner_paused;               /* net_transport_pause_read() */
     bool output_paused;              /* output above the high watermark */
@@ -49,28 +72,45 @@ struct net_transport {
     bool finishing;                  /* close_ev armed to free now */
     bool eof;                        /* peer gone or socket error */
     bool loopback;
+    bool flush_pending;              /* flush_ev is active */
+    bool write_armed;                /* plain: write_ev added (socket was full) */
+    bool held;                       /* plain: the writer thread holds job */
     bool tls_ready;                  /* TLS handshake completed */
-    bool tls_flush_pending;          /* tls_flush_ev is active */
     bool tls_writing;                /* EV_WRITE on until the output is empty */
     char peer[64];
     char local[64];
 };
 
-static void transport_update_read(struct net_transport *t)
-{
-    bool want = !t->closing && !t->eof && !t->owner_paused && !t->output_paused;
-    if (want == t->reading)
-        return;
-    t->reading = want;
-    if (want)
-        bufferevent_enable(t->bev, EV_READ);
-    else
-        bufferevent_disable(t->bev, EV_READ);
-}
-
 /* Process-wide byte counters of every transport, open or closed (the
    loop's thread only).  Input counts when drained, output when queued. */
 static uint64_t total_received, total_sent;
+
+/* Plain TCP: the input is full (read high watermark reached). */
+static bool transport_input_full(struct net_transport *t)
+{
+    return t->opts.read_high_water != 0 &&
+           evbuffer_get_length(t->in) >= t->opts.read_high_water;
+}
+
+static void transport_update_read(struct net_transport *t)
+{
+    bool want = !t->closing && !t->eof && !t->owner_paused && !t->output_paused;
+    if (want && !t->bev && transport_input_full(t))
+        want = false;
+    if (want == t->reading)
+        return;
+    t->reading = want;
+    if (t->bev) {
+        if (want)
+            bufferevent_enable(t->bev, EV_READ);
+        else
+            bufferevent_disable(t->bev, EV_READ);
+    } else if (want) {
+        event_add(t->read_ev, NULL);
+    } else {
+        event_del(t->read_ev);
+    }
+}
 
 /* Free the transport from the loop: schedule close_ev to fire now. */
 static void transport_finish_soon(struct net_transport *t)
@@ -82,19 +122,26 @@ static void transport_finish_soon(struct net_transport *t)
     event_active(t->close_ev, EV_TIMEOUT, 0);
 }
 
-static void transport_close_cb(evutil_socket_t fd, short what, void *arg)
+static void transport_free(struct net_transport *t)
 {
-    EDAD_UNUSED(fd);
-    EDAD_UNUSED(what);
-    struct net_transport *t = arg;
     const struct net_transport_handler *h = t->h;
     void *ctx = t->ctx;
 
-    total_received += evbuffer_get_length(bufferevent_get_input(t->bev));
-    bufferevent_free(t->bev);   /* closes the socket, runs add_ref cleanups */
+    total_received += evbuffer_get_length(t->in);
+    if (t->bev) {
+        bufferevent_free(t->bev);   /* closes the socket, runs add_ref cleanups */
+    } else {
+        event_free(t->read_ev);
+        event_free(t->write_ev);
+        evbuffer_free(t->in);
+        evbuffer_free(t->out);      /* runs add_ref cleanups */
+        if (t->job.buf)
+            evbuffer_free(t->job.buf);
+        close(t->fd);
+    }
     event_free(t->close_ev);
-    if (t->tls_flush_ev)
-        event_free(t->tls_flush_ev);
+    event_free(t->flush_ev);
+    event_free(t->again_ev);
     if (t->tls_tmp)
         evbuffer_free(t->tls_tmp);
     t->loop->n_transports--;
@@ -103,23 +150,281 @@ static void transport_close_cb(evutil_socket_t fd, short what, void *arg)
         h->on_closed(ctx);
 }
 
+static void transport_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    struct net_transport *t = arg;
+    t->finishing = true;   /* also at the flush deadline: write nothing more */
+    /* the writer may be using the socket: take it back first (within one
+       sendmsg), so that it never sends on a closed descriptor */
+    if (t->held)
+        net_writer_reclaim(t->loop->writer, &t->job, &t->held);
+    transport_free(t);
+}
+
+/* The peer is gone or the socket failed: tell the owner once. */
+static void transport_eof(struct net_transport *t, const char *reason)
+{
+    bool was_eof = t->eof;
+    t->eof = true;
+    transport_update_read(t);
+    if (t->closing) {
+        transport_finish_soon(t);
+        return;
+    }
+    if (!was_eof && t->h && t->h->on_eof)
+        t->h->on_eof(t->ctx, reason);
+}
+
+/* Input arrived (or input_again): hand it to the owner. */
+static void transport_deliver_input(struct net_transport *t)
+{
+    if (t->closing) {
+        size_t n = evbuffer_get_length(t->in);
+        evbuffer_drain(t->in, n);
+        t->bytes_consumed += n;
+        total_received += n;
+        return;
+    }
+    if (t->h && t->h->on_read)
+        t->h->on_read(t->ctx);
+}
+
+/* ---- plain TCP: reading ---------------------------------------------------------- */
+
+/*
+ * Read large pieces straight into the input buffer until the socket is
+ * drained (a short read) or the input holds the read high watermark, then
+ * one on_read.  libevent 2.1's evbuffer_read() stops at 4 KiB per call,
+ * which cost an epoll_wait and a readv per 4 KiB.
+ */
+static void transport_plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(what);
+    struct net_transport *t = arg;
+    size_t len = evbuffer_get_length(t->in);
+    size_t got = 0;
+    const char *reason = NULL;
+    char why[128];
+
+    for (;;) {
+        size_t room = TRANSPORT_MAX_SINGLE_IO;
+        if (t->opts.read_high_water) {
+            if (len >= t->opts.read_high_water)
+                break;
+            if (t->opts.read_high_water - len < room)
+                room = t->opts.read_high_water - len;
+        } else if (got >= TRANSPORT_MAX_SINGLE_IO) {
+            break;   /* no input bound: let other connections have a turn */
+        }
+        struct evbuffer_iovec v[2];
+        int nv = evbuffer_reserve_space(t->in, (ev_ssize_t)room, v, 2);
+        if (nv <= 0) {
+            reason = strerror(ENOMEM);
+            break;
+        }
+        size_t left = room;
+        for (int i = 0; i < nv; i++) {
+            if (v[i].iov_len > left)
+                v[i].iov_len = left;
+            left -= v[i].iov_len;
+        }
+        ssize_t n = readv(fd, v, nv);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                snprintf(why, sizeof(why), "%s", strerror(errno));
+                reason = why;   /* kept across on_read */
+            }
+            break;
+        }
+        if (n == 0) {
+            reason = "connection closed by peer";
+            break;
+        }
+        size_t rem = (size_t)n;
+        int used = 0;
+        for (int i = 0; i < nv && rem > 0; i++, used++) {
+            if (v[i].iov_len > rem)
+                v[i].iov_len = rem;
+            rem -= v[i].iov_len;
+        }
+        evbuffer_commit_space(t->in, v, used);
+        len += (size_t)n;
+        got += (size_t)n;
+        if ((size_t)n < room)
+            break;   /* the socket had no more */
+    }
+    if (got > 0) {
+        t->reads++;
+        transport_deliver_input(t);
+    }
+    if (reason)
+        transport_eof(t, reason);
+    else
+        transport_update_read(t);
+}
+
+/* ---- plain TCP: writing -------------------------------------------------------------- */
+
+/* Bytes queued and not yet sent, including what the writer holds. */
+static size_t transport_out_len(struct net_transport *t)
+{
+    size_t len = evbuffer_get_length(t->out);
+    if (t->held)
+        len += evbuffer_get_length(t->job.buf);   /* the writer only reads it */
+    return len;
+}
+
+/* After some output left (or was handed over): close-after-flush and the
+   drained watermark; may call the owner, so only from a loop callback. */
+static void transport_after_write(struct net_transport *t)
+{
+    size_t len = transport_out_len(t);
+    if (t->closing) {
+        if (len == 0)
+            transport_finish_soon(t);
+        return;
+    }
+    if (t->output_paused && len <= t->opts.output_high_water / 2) {
+        t->output_paused = false;
+        transport_update_read(t);
+        if (t->h && t->h->on_drained)
+            t->h->on_drained(t->ctx);
+    }
+}
+
+/* Give the whole output to the writer thread: swap buffers, no copy. */
+static void transport_handoff(struct net_transport *t)
+{
+    if (!t->job.buf) {
+        t->job.buf = evbuffer_new();
+        if (!t->job.buf)
+            abort();
+    }
+    struct evbuffer *empty = t->job.buf;
+    t->job.buf = t->out;
+    t->out = empty;
+    t->job.sent = 0;
+    t->job.err = 0;
+    t->held = true;
+    net_writer_submit(t->loop->writer, &t->job);
+}
+
+/*
+ * Send the output: one sendmsg() of up to TRANSPORT_WRITE_IOV pieces,
+ * repeated while the socket takes everything offered.  A short write or
+ * EAGAIN arms EV_WRITE (the socket is full; with a writer thread, the
+ * rest goes to the writer instead); an empty output disarms it.  Only
+ * called from a loop callback.
+ */
+static void transport_plain_write(struct net_transport *t)
+{
+    size_t len;
+    bool full = false;
+    const char *reason = NULL;
+
+    if (t->held || t->eof)
+        return;
+    if (t->loop->writer && evbuffer_get_length(t->out) > TRANSPORT_INLINE_MAX) {
+        transport_handoff(t);
+        transport_after_write(t);
+        return;
+    }
+    while ((len = evbuffer_get_length(t->out)) > 0) {
+        struct evbuffer_iovec v[TRANSPORT_WRITE_IOV];
+        int nv = evbuffer_peek(t->out, -1, NULL, v, TRANSPORT_WRITE_IOV);
+        if (nv > TRANSPORT_WRITE_IOV)
+            nv = TRANSPORT_WRITE_IOV;
+        size_t want = 0;
+        for (int i = 0; i < nv; i++)
+            want += v[i].iov_len;
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = v;
+        mh.msg_iovlen = (size_t)nv;
+        ssize_t n = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                full = true;
+            else
+                reason = strerror(errno);
+            break;
+        }
+        evbuffer_drain(t->out, (size_t)n);
+        if ((size_t)n < want) {
+            full = true;
+            break;
+        }
+    }
+    if (reason) {
+        if (t->write_armed) {
+            t->write_armed = false;
+            event_del(t->write_ev);
+        }
+        transport_eof(t, reason);
+        return;
+    }
+    if (full && t->loop->writer) {
+        transport_handoff(t);   /* the writer waits for room */
+        full = false;
+    }
+    if (full != t->write_armed) {
+        t->write_armed = full;
+        if (full)
+            event_add(t->write_ev, NULL);
+        else
+            event_del(t->write_ev);
+    }
+    transport_after_write(t);
+}
+
+void net_transport_write_done(struct net_wjob *j)
+{
+    struct net_transport *t = (struct net_transport *)((char *)j -
+                                                       offsetof(struct net_transport, job));
+    t->held = false;
+    atomic_store(&j->abandon, false);
+    /* sent or dropped: freed here, add_ref cleanups on the loop thread */
+    evbuffer_drain(j->buf, evbuffer_get_length(j->buf));
+    if (t->finishing)
+        return;
+    if (j->err) {
+        transport_eof(t, strerror(j->err));
+        return;
+    }
+    if (evbuffer_get_length(t->out) > 0)
+        transport_plain_write(t);
+    else
+        transport_after_write(t);
+}
+
+static void transport_plain_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    struct net_transport *t = arg;
+    if (!t->finishing && !t->eof)
+        transport_plain_write(t);
+}
+
 /*
  * TLS output.  OpenSSL's bufferevent writes as soon as bytes are added,
  * one TLS record and one write() per add: a delivery would cost several
  * records and syscalls.  So a TLS transport keeps EV_WRITE off while idle;
  * what one loop turn queues is regrouped into record-sized pieces and
- * handed over at once by tls_flush_ev, and EV_WRITE stays on until the
+ * handed over at once by flush_ev, and EV_WRITE stays on until the
  * output is empty again.
  */
-static void transport_tls_flush_cb(evutil_socket_t fd, short what, void *arg)
+static void transport_tls_flush(struct net_transport *t)
 {
-    EDAD_UNUSED(fd);
-    EDAD_UNUSED(what);
-    struct net_transport *t = arg;
-    t->tls_flush_pending = false;
-    if (t->finishing || t->tls_writing)
+    if (t->tls_writing)
         return;
-    struct evbuffer *out = bufferevent_get_output(t->bev);
+    struct evbuffer *out = t->out;
     size_t len = evbuffer_get_length(out);
     if (len == 0)
         return;
@@ -141,43 +446,81 @@ static void transport_tls_flush_cb(evutil_socket_t fd, short what, void *arg)
     bufferevent_enable(t->bev, EV_WRITE);
 }
 
-static void transport_tls_output_added(struct net_transport *t)
+/* Once per loop turn with new output: write it (plain) or hand it to
+   OpenSSL (TLS). */
+static void transport_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-    if (t->tls_writing || t->tls_flush_pending)
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
+    struct net_transport *t = arg;
+    t->flush_pending = false;
+    if (t->finishing)
         return;
-    t->tls_flush_pending = true;
-    event_active(t->tls_flush_ev, EV_TIMEOUT, 0);
+    if (t->bev)
+        transport_tls_flush(t);
+    else if (!t->write_armed)
+        transport_plain_write(t);
 }
 
-/* Output grew: pause reading above the high watermark. */
+/* Output grew: schedule this turn's flush, pause reading above the high
+   watermark. */
 static void transport_check_output(struct net_transport *t)
 {
-    if (t->tls)
-        transport_tls_output_added(t);
+    if (!t->flush_pending && !t->write_armed && !t->tls_writing && !t->held) {
+        t->flush_pending = true;
+        event_active(t->flush_ev, EV_TIMEOUT, 0);
+    }
     if (t->output_paused || t->opts.output_high_water == 0)
         return;
-    if (evbuffer_get_length(bufferevent_get_output(t->bev)) > t->opts.output_high_water) {
+    if (transport_out_len(t) > t->opts.output_high_water) {
         t->output_paused = true;
-        /* the write callback fires once output is down to half */
-        bufferevent_setwatermark(t->bev, EV_WRITE, t->opts.output_high_water / 2, 0);
+        /* TLS: the write callback fires once output is down to half */
+        if (t->bev)
+            bufferevent_setwatermark(t->bev, EV_WRITE, t->opts.output_high_water / 2, 0);
         transport_update_read(t);
     }
 }
 
-static void transport_read_cb(struct bufferevent *bev, void *arg)
+/* ---- input_again ------------------------------------------------------------------ */
+
+/* Two steps: a 0 ms timer brings us to the next loop turn; re-activating
+   from there queues on_read behind every timer that expired with it (the
+   broker's dispatch pass), after the I/O callbacks of that turn. */
+static void transport_again_cb(evutil_socket_t fd, short what, void *arg)
 {
+    EDAD_UNUSED(fd);
+    EDAD_UNUSED(what);
     struct net_transport *t = arg;
-    t->reads++;
-    if (t->closing) {
-        struct evbuffer *in = bufferevent_get_input(bev);
-        size_t n = evbuffer_get_length(in);
-        evbuffer_drain(in, n);
-        t->bytes_consumed += n;
-        total_received += n;
+    if (t->again == AGAIN_TIMER) {
+        t->again = AGAIN_QUEUED;
+        event_active(t->again_ev, EV_TIMEOUT, 0);
         return;
     }
-    if (t->h && t->h->on_read)
-        t->h->on_read(t->ctx);
+    t->again = AGAIN_IDLE;
+    if (t->finishing || t->eof)
+        return;
+    transport_deliver_input(t);
+    if (!t->bev)
+        transport_update_read(t);
+}
+
+void net_transport_input_again(struct net_transport *t)
+{
+    if (t->closing || t->again != AGAIN_IDLE)
+        return;
+    static const struct timeval zero = { 0, 0 };
+    t->again = AGAIN_TIMER;
+    event_add(t->again_ev, &zero);
+}
+
+/* ---- TLS: bufferevent callbacks ---------------------------------------------------- */
+
+static void transport_read_cb(struct bufferevent *bev, void *arg)
+{
+    EDAD_UNUSED(bev);
+    struct net_transport *t = arg;
+    t->reads++;
+    transport_deliver_input(t);
 }
 
 static void transport_write_cb(struct bufferevent *bev, void *arg)
@@ -218,15 +561,7 @@ static void transport_event_cb(struct bufferevent *bev, short what, void *arg)
         reason = net_tls_error_reason(bev);
     else if (what & BEV_EVENT_ERROR)
         reason = strerror(EVUTIL_SOCKET_ERROR());
-    bool was_eof = t->eof;
-    t->eof = true;
-    transport_update_read(t);
-    if (t->closing) {
-        transport_finish_soon(t);
-        return;
-    }
-    if (!was_eof && t->h && t->h->on_eof)
-        t->h->on_eof(t->ctx, reason);
+    transport_eof(t, reason);
 }
 
 void net_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
@@ -272,6 +607,7 @@ struct net_transport *net_transport_new_fd(struct net_loop *loop, evutil_socket_
     struct net_transport *t = xcalloc(1, sizeof(*t));
     t->loop = loop;
     t->opts = *opts;
+    t->fd = -1;
     if (t->opts.read_high_water == 0)
         t->opts.read_high_water = 64 * 1024;
 
@@ -295,26 +631,35 @@ struct net_transport *net_transport_new_fd(struct net_loop *loop, evutil_socket_
     }
 
     t->tls = opts->tls;
-    if (t->tls)
-        t->bev = net_tls_bufferevent_new(t->tls, loop->base, fd);
-    else
-        t->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     t->close_ev = evtimer_new(loop->base, transport_close_cb, t);
-    if (!t->bev || !t->close_ev)
+    t->flush_ev = event_new(loop->base, -1, 0, transport_flush_cb, t);
+    t->again_ev = event_new(loop->base, -1, 0, transport_again_cb, t);
+    if (!t->close_ev || !t->flush_ev || !t->again_ev)
         abort();
-    bufferevent_set_max_single_read(t->bev, TRANSPORT_MAX_SINGLE_IO);
-    bufferevent_set_max_single_write(t->bev, TRANSPORT_MAX_SINGLE_IO);
-    bufferevent_setwatermark(t->bev, EV_READ, 0, t->opts.read_high_water);
-    bufferevent_setcb(t->bev, transport_read_cb, transport_write_cb, transport_event_cb, t);
-    bufferevent_disable(t->bev, EV_READ);
     if (t->tls) {
-        /* written once per loop turn: see transport_tls_flush_cb */
-        bufferevent_disable(t->bev, EV_WRITE);
-        t->tls_flush_ev = event_new(loop->base, -1, 0, transport_tls_flush_cb, t);
-        if (!t->tls_flush_ev)
+        t->bev = net_tls_bufferevent_new(t->tls, loop->base, fd);
+        if (!t->bev)
             abort();
+        t->in = bufferevent_get_input(t->bev);
+        t->out = bufferevent_get_output(t->bev);
+        bufferevent_set_max_single_read(t->bev, TRANSPORT_MAX_SINGLE_IO);
+        bufferevent_set_max_single_write(t->bev, TRANSPORT_MAX_SINGLE_IO);
+        bufferevent_setwatermark(t->bev, EV_READ, 0, t->opts.read_high_water);
+        bufferevent_setcb(t->bev, transport_read_cb, transport_write_cb, transport_event_cb, t);
+        bufferevent_disable(t->bev, EV_READ);
+        /* written once per loop turn: see transport_tls_flush */
+        bufferevent_disable(t->bev, EV_WRITE);
     } else {
-        bufferevent_enable(t->bev, EV_WRITE);
+        t->fd = fd;
+        t->job.fd = fd;
+        atomic_init(&t->job.abandon, false);
+        t->in = evbuffer_new();
+        t->out = evbuffer_new();
+        t->read_ev = event_new(loop->base, fd, EV_READ | EV_PERSIST, transport_plain_read_cb, t);
+        t->write_ev = event_new(loop->base, fd, EV_WRITE | EV_PERSIST, transport_plain_write_cb,
+                                t);
+        if (!t->in || !t->out || !t->read_ev || !t->write_ev)
+            abort();
     }
     loop->n_transports++;
     return t;
@@ -335,45 +680,59 @@ struct net_loop *net_transport_loop(struct net_transport *t)
 
 size_t net_transport_input_len(struct net_transport *t)
 {
-    return evbuffer_get_length(bufferevent_get_input(t->bev));
+    return evbuffer_get_length(t->in);
 }
 
 size_t net_transport_input_peek(struct net_transport *t, void *dst, size_t n)
 {
-    ev_ssize_t got = evbuffer_copyout(bufferevent_get_input(t->bev), dst, n);
+    ev_ssize_t got = evbuffer_copyout(t->in, dst, n);
     return got < 0 ? 0 : (size_t)got;
 }
 
 const uint8_t *net_transport_input_pullup(struct net_transport *t, size_t n)
 {
-    struct evbuffer *in = bufferevent_get_input(t->bev);
-    if (evbuffer_get_length(in) < n)
+    if (evbuffer_get_length(t->in) < n)
         return NULL;
-    return evbuffer_pullup(in, (ev_ssize_t)n);
+    return evbuffer_pullup(t->in, (ev_ssize_t)n);
+}
+
+const uint8_t *net_transport_input_contig(struct net_transport *t, size_t *len)
+{
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(t->in, -1, NULL, &v, 1) < 1 || v.iov_len == 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = v.iov_len;
+    return v.iov_base;
 }
 
 void net_transport_input_drain(struct net_transport *t, size_t n)
 {
-    struct evbuffer *in = bufferevent_get_input(t->bev);
-    size_t have = evbuffer_get_length(in);
+    size_t have = evbuffer_get_length(t->in);
     if (n > have)
         n = have;
-    evbuffer_drain(in, n);
+    evbuffer_drain(t->in, n);
     t->bytes_consumed += n;
     total_received += n;
+    if (!t->reading && !t->bev)
+        transport_update_read(t);   /* below the read high watermark again? */
 }
 
 void net_transport_set_read_high_water(struct net_transport *t, size_t bytes)
 {
     t->opts.read_high_water = bytes;
-    bufferevent_setwatermark(t->bev, EV_READ, 0, bytes);
+    if (t->bev)
+        bufferevent_setwatermark(t->bev, EV_READ, 0, bytes);
+    else
+        transport_update_read(t);
 }
 
 uint8_t *net_transport_output_reserve(struct net_transport *t, size_t n)
 {
     if (t->closing || t->has_reservation)
         return NULL;
-    if (evbuffer_reserve_space(bufferevent_get_output(t->bev), (ev_ssize_t)n, &t->reserved, 1) < 1)
+    if (evbuffer_reserve_space(t->out, (ev_ssize_t)n, &t->reserved, 1) < 1)
         return NULL;
     t->has_reservation = true;
     return t->reserved.iov_base;
@@ -387,11 +746,12 @@ edad_status net_transport_output_commit(struct net_transport *t, size_t used)
     if (used > t->reserved.iov_len)
         return EDAD_ERR_INVALID;
     t->reserved.iov_len = used;
-    if (evbuffer_commit_space(bufferevent_get_output(t->bev), &t->reserved, 1) != 0)
+    if (evbuffer_commit_space(t->out, &t->reserved, 1) != 0)
         return EDAD_ERR_IO;
     t->bytes_queued += used;
     total_sent += used;
-    transport_check_output(t);
+    if (used)
+        transport_check_output(t);
     return EDAD_OK;
 }
 
@@ -399,7 +759,7 @@ edad_status net_transport_output_add(struct net_transport *t, const void *data, 
 {
     if (t->closing)
         return EDAD_ERR_STATE;
-    if (evbuffer_add(bufferevent_get_output(t->bev), data, len) != 0)
+    if (evbuffer_add(t->out, data, len) != 0)
         return EDAD_ERR_NOMEM;
     t->bytes_queued += len;
     total_sent += len;
@@ -415,7 +775,7 @@ edad_status net_transport_output_add_ref(struct net_transport *t, const void *da
             cleanup(data, len, arg);
         return EDAD_ERR_STATE;
     }
-    if (evbuffer_add_reference(bufferevent_get_output(t->bev), data, len, cleanup, arg) != 0) {
+    if (evbuffer_add_reference(t->out, data, len, cleanup, arg) != 0) {
         if (cleanup)
             cleanup(data, len, arg);
         return EDAD_ERR_NOMEM;
@@ -428,7 +788,7 @@ edad_status net_transport_output_add_ref(struct net_transport *t, const void *da
 
 size_t net_transport_output_len(struct net_transport *t)
 {
-    return evbuffer_get_length(bufferevent_get_output(t->bev));
+    return transport_out_len(t);
 }
 
 bool net_transport_output_saturated(struct net_transport *t)
@@ -443,7 +803,7 @@ uint64_t net_transport_bytes_queued(struct net_transport *t)
 
 uint64_t net_transport_bytes_received(struct net_transport *t)
 {
-    return t->bytes_consumed + evbuffer_get_length(bufferevent_get_input(t->bev));
+    return t->bytes_consumed + evbuffer_get_length(t->in);
 }
 
 uint64_t net_transport_reads(struct net_transport *t)
@@ -488,9 +848,14 @@ void net_transport_close(struct net_transport *t, uint64_t flush_timeout_ms)
         transport_finish_soon(t);
         return;
     }
-    /* the write callback fires when the output is empty */
-    bufferevent_setwatermark(t->bev, EV_WRITE, 0, 0);
-    bufferevent_enable(t->bev, EV_WRITE);
+    if (t->bev) {
+        /* the write callback fires when the output is empty */
+        bufferevent_setwatermark(t->bev, EV_WRITE, 0, 0);
+        bufferevent_enable(t->bev, EV_WRITE);
+    } else if (!t->flush_pending && !t->write_armed && !t->held) {
+        t->flush_pending = true;
+        event_active(t->flush_ev, EV_TIMEOUT, 0);
+    }
     uint64_t deadline = clock_mono_ms() + flush_timeout_ms;
     if (first || deadline < t->deadline_ms) {
         struct timeval tv = { (time_t)(flush_timeout_ms / 1000),

@@ -119,6 +119,19 @@ START_TEST(test_set_override_rejected_when_invalid)
 }
 END_TEST
 
+START_TEST(test_io_threads_value_checked)
+{
+    HARNESS_NEEDS_OWN_SERVER();
+    const char *conf = harness_write_file("io.conf", "net.io_threads = two\n");
+    const char *argv[] = {"edad", "-t", "-c", conf, NULL};
+    assert_exit(harness_exec(argv, out, sizeof(out), EXEC_MS), 78);
+    assert_output_has("net.io_threads must be 0, 1 or auto");
+    const char *ok = harness_write_file("io1.conf", "net.io_threads = 1\n");
+    const char *argv2[] = {"edad", "-t", "-c", ok, NULL};
+    assert_exit(harness_exec(argv2, out, sizeof(out), EXEC_MS), 0);
+}
+END_TEST
+
 START_TEST(test_set_override_applies_after_file)
 {
     HARNESS_NEEDS_OWN_SERVER();
@@ -254,6 +267,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_out_of_bounds_value_exits_78);
     tcase_add_test(tc, test_test_config_prints_ok);
     tcase_add_test(tc, test_set_override_rejected_when_invalid);
+    tcase_add_test(tc, test_io_threads_value_checked);
     tcase_add_test(tc, test_set_override_applies_after_file);
     tcase_add_test(tc, test_port_in_use_exits_1);
     tcase_add_test(tc, test_data_dir_created_with_parents);
