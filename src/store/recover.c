@@ -235,6 +235,8 @@ static void recover_segment(struct qstore *qs, uint32_t id)
         s->dropped_bytes = r.dropped;
         if (r.stopped)
             s->limit = r.stop_off;
+        else if (!r.damaged && !r.dropped)
+            s->verified = s->limit;     /* the loading iterator need not check again */
         if (r.damaged || r.dropped)
             log_warning("store: %s (queue '%s' in vhost '%s'): %llu damaged record(s), "
                         "%llu byte(s) dropped, first at offset %llu; %llu record(s) kept",

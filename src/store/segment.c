@@ -301,13 +301,14 @@ enum seg_next seg_reader_next(struct seg_reader *r, uint64_t limit, struct rec_v
             return SEGR_END;
         if (reader_view(r, off, REC_BASE, limit, &p, &avail) != EDAD_OK)
             return SEGR_ERROR;
-        enum rec_verdict vd = rec_parse(p, avail, v);
+        uint64_t trusted = r->s->verified > off ? r->s->verified - off : 0;
+        enum rec_verdict vd = rec_parse_trusted(p, avail, v, trusted);
         if (vd == REC_SHORT && avail >= REC_BASE) {
             uint32_t len = get_u32(p + 4);
             if (len <= STORE_RECORD_MAX && off + len <= limit) {
                 if (reader_view(r, off, len, limit, &p, &avail) != EDAD_OK)
                     return SEGR_ERROR;
-                vd = rec_parse(p, avail, v);
+                vd = rec_parse_trusted(p, avail, v, trusted);
             }
         }
         switch (vd) {

@@ -362,7 +362,7 @@ void store_close(struct store *st)
 
 /* ---- flush and sync ---------------------------------------------------------------- */
 
-static void ffile_add(struct store *st, int fd, uint64_t *epoch)
+static void ffile_add(struct store *st, int fd, uint64_t *epoch, bool data)
 {
     if (st->nffiles == st->capffiles) {
         st->capffiles = st->capffiles ? st->capffiles * 2 : 16;
@@ -370,6 +370,7 @@ static void ffile_add(struct store *st, int fd, uint64_t *epoch)
     }
     st->ffiles[st->nffiles].fd = fd;
     st->ffiles[st->nffiles].epoch = epoch;
+    st->ffiles[st->nffiles].data = data;
     st->nffiles++;
 }
 
@@ -394,9 +395,9 @@ edad_status store_flush(struct store *st)
         if (seg_flush(s, &ws, &wa) != EDAD_OK)
             rc = EDAD_ERR_IO;
         if (ws && s->fd >= 0)
-            ffile_add(st, s->fd, &s->sync_epoch);
+            ffile_add(st, s->fd, &s->sync_epoch, true);
         if (wa)
-            ffile_add(st, s->ack_fd, &s->ack_sync_epoch);
+            ffile_add(st, s->ack_fd, &s->ack_sync_epoch, false);
         if (st->nfsegs == st->capfsegs) {
             st->capfsegs = st->capfsegs ? st->capfsegs * 2 : 16;
             st->fsegs = xrealloc(st->fsegs, st->capfsegs * sizeof(*st->fsegs));
@@ -411,7 +412,7 @@ edad_status store_flush(struct store *st)
             qs->mark_dirty = false;
             st->stats.writes++;
             st->stats.bytes_written += DLV_LEN;
-            ffile_add(st, qs->dlv_fd, &qs->dlv_sync_epoch);
+            ffile_add(st, qs->dlv_fd, &qs->dlv_sync_epoch, false);
         } else {
             store_set_errno(st, errno);
             log_error("store: writing the delivered mark of %s failed: %s", qs->dir,

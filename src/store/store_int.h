@@ -99,6 +99,10 @@ struct rec_view {
  * REC_OK *v describes it; with REC_BAD_SKIP v->len is the announced length.
  */
 enum rec_verdict rec_parse(const uint8_t *p, size_t avail, struct rec_view *v);
+/* rec_parse, without the checksum when the record lies within the first
+ * `trusted` bytes at p (already verified by the recovery scan). */
+enum rec_verdict rec_parse_trusted(const uint8_t *p, size_t avail, struct rec_view *v,
+                                   uint64_t trusted);
 /* Whether a header that passes the cheap checks starts at p. */
 bool rec_header_plausible(const uint8_t *p, size_t avail);
 /* Size of the record a store_msg encodes to (0 when a field is too large). */
@@ -143,6 +147,8 @@ struct seg {
     uint64_t size;              /* bytes on disk */
     uint64_t end;               /* size + pending bytes: the next record offset */
     uint64_t limit;             /* readers stop here (recovered: where the scan stopped) */
+    uint64_t verified;          /* recovered without damage: the scan checked every record
+                                   below this offset, so readers skip their checksums */
     struct sbuf wbuf;           /* pending bytes for [size, end) */
     uint64_t records;           /* valid message records */
     uint64_t live;              /* of which not acked */
@@ -187,6 +193,7 @@ struct qstore {
     bool mark_set, mark_dirty, mark_damaged;
     uint64_t mark;
     int dlv_fd;
+    uint8_t *dlv_map;           /* shared mapping of dlv's first 32 bytes, or NULL */
     uint64_t dlv_sync_epoch;
     struct qstore *mnext;       /* store's dirty-mark list */
     /* reading */
@@ -212,9 +219,14 @@ struct sync_state {
     pthread_cond_t cv;
     pthread_t thread;
     bool running, stop;
-    uint64_t epoch;             /* bumped when a round takes the pending lists */
-    int *fds;                   /* dup()ed descriptors to fdatasync */
+    uint64_t epoch;             /* bumped when a round takes the pending segments */
+    uint64_t side_epoch;        /* bumped when a round takes the ack and mark files */
+    uint64_t side_last_us;      /* when ack and mark files were last taken */
+    int *fds;                   /* dup()ed descriptors to fdatasync: segments */
     size_t nfds, capfds;
+    int *sfds;                  /* ... ack files and marks: after the completions, at most
+                                   every SIDE_SYNC_MS while confirms keep coming */
+    size_t nsfds, capsfds;
     char **dirs;                /* directories to fsync */
     size_t ndirs, capdirs;
     struct sync_cookie *pend;   /* handed over, waiting for a round */
@@ -271,10 +283,17 @@ void sync_init(struct store *st);
 edad_status sync_start(struct store *st);
 void sync_stop(struct store *st);
 void sync_destroy(struct store *st);
-/* A file written by a flush: its descriptor and its last listed epoch. */
+/*
+ * A file written by a flush: its descriptor, its last listed epoch, and
+ * whether confirms wait for it (segments) or it only rides along (ack
+ * files and delivered marks: synced after a round's completions, in the
+ * first round at least SIDE_SYNC_MS after the previous such sync, or in a
+ * round without confirms).
+ */
 struct sync_file {
     int fd;
     uint64_t *epoch;
+    bool data;
 };
 /*
  * Hand what one flush wrote to the sync thread: the files (dup()ed unless

@@ -1,14 +1,16 @@
 /*
- * sync.c - group commit: a dedicated thread fdatasyncs every file written
- * since its last round (and fsyncs new directories), then completes every
- * cookie handed over before the round started, waking the event loop
- * through an eventfd.  One round covers all pending confirms, so the cost
- * of a sync is shared by every publisher.  Not here: deciding what to write
- * (store.c) or the sync=false path (completions straight from store_flush).
+ * sync.c - group commit: a dedicated thread fdatasyncs every segment written
+ * since its last round (and fsyncs new directories), completes every cookie
+ * handed over before the round started, waking the event loop through an
+ * eventfd, and only then syncs ack files and marks.  One round covers all
+ * pending confirms, so the cost of a sync is shared by every publisher.  Not
+ * here: deciding what to write (store.c) or the sync=false path
+ * (completions straight from store_flush).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +18,14 @@
 
 /* Rounds with no confirm waiting (background syncs) wait this long for one. */
 #define IDLE_ROUND_DELAY_MS 50
+
+/*
+ * Ack files and delivered marks need no sync for a confirm (a power loss
+ * may lose the last ones: at-least-once); while confirms keep coming they
+ * are synced at most this often, so rounds stay short and the confirms'
+ * round trip with them.
+ */
+#define SIDE_SYNC_MS 20
 
 const uint32_t store_fsync_bucket_us[STORE_FSYNC_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, UINT32_MAX,
@@ -52,12 +62,76 @@ static void deadline_in(struct timespec *ts, unsigned ms)
     }
 }
 
+/* What one batch of syncs did: first error, latencies, count. */
+struct sync_tally {
+    int err;
+    uint64_t lat[64];
+    size_t nlat, nsyncs;
+};
+
+static void tally_time(struct sync_tally *t, uint64_t t0)
+{
+    if (t->nlat < EDAD_ARRAY_LEN(t->lat))
+        t->lat[t->nlat++] = clock_mono_us() - t0;
+    t->nsyncs++;
+}
+
+/*
+ * fdatasync each descriptor (sync thread, unlocked).  A file unlinked
+ * meanwhile is skipped: the store deletes a segment only when none of its
+ * records is wanted any more (all acked, purged, its queue deleted), so
+ * syncing it would only write dead bytes.
+ */
+static void sync_fds(const int *fds, size_t n, struct sync_tally *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (fstat(fds[i], &sb) == 0 && sb.st_nlink == 0)
+            continue;
+        uint64_t t0 = clock_mono_us();
+        if (fdatasync(fds[i]) < 0 && !t->err)
+            t->err = errno;
+        tally_time(t, t0);
+    }
+}
+
+/*
+ * Close them, after the round's completions left: the last close of a
+ * deleted segment frees its page cache, which takes a while.
+ */
+static void close_fds(const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* Add a tally to the statistics (mutex held). */
+static void tally_add(struct sync_state *y, const struct sync_tally *t)
+{
+    y->fsyncs += t->nsyncs;
+    for (size_t i = 0; i < t->nlat; i++)
+        hist_add(y, t->lat[i]);
+    if (t->err) {
+        y->errors++;
+        y->err_no = t->err;
+    }
+}
+
+/* Swap a pending array with the thread's own (no allocation per round). */
+static void take(int **mine, size_t *mycap, size_t *myn, int **pend, size_t *pcap, size_t *pn)
+{
+    int *tf = *mine;
+    size_t tc = *mycap;
+    *mine = *pend, *mycap = *pcap, *myn = *pn;
+    *pend = tf, *pcap = tc, *pn = 0;
+}
+
 static void *sync_main(void *arg)
 {
     struct store *st = arg;
     struct sync_state *y = &st->sync;
-    int *fds = NULL;
-    size_t nfds = 0, capfds = 0;
+    int *fds = NULL, *sfds = NULL;
+    size_t nfds = 0, capfds = 0, nsfds = 0, capsfds = 0;
     char **dirs = NULL;
     size_t ndirs = 0, capdirs = 0;
     struct sync_cookie *ck = NULL;
@@ -65,7 +139,7 @@ static void *sync_main(void *arg)
 
     pthread_mutex_lock(&y->mu);
     for (;;) {
-        while (!y->stop && !y->npend && !y->nfds && !y->ndirs)
+        while (!y->stop && !y->npend && !y->nfds && !y->nsfds && !y->ndirs)
             pthread_cond_wait(&y->cv, &y->mu);
         if (!y->npend && !y->stop) {
             /* background work only: let confirms that arrive soon join it */
@@ -75,15 +149,21 @@ static void *sync_main(void *arg)
                 if (pthread_cond_timedwait(&y->cv, &y->mu, &ts) == ETIMEDOUT)
                     break;
         }
-        if (y->stop && !y->npend && !y->nfds && !y->ndirs)
+        if (y->stop && !y->npend && !y->nfds && !y->nsfds && !y->ndirs)
             break;
-        /* take the pending lists by swapping arrays: no allocation per round */
-        int *tf = fds;
-        size_t tc = capfds;
-        fds = y->fds, capfds = y->capfds, nfds = y->nfds;
-        y->fds = tf, y->capfds = tc, y->nfds = 0;
+        /* the round takes everything handed over until now (ack and mark
+           files: see SIDE_SYNC_MS) */
+        take(&fds, &capfds, &nfds, &y->fds, &y->capfds, &y->nfds);
+        nsfds = 0;
+        uint64_t now = clock_mono_us();
+        if (y->nsfds && (y->stop || !y->npend ||
+                         now - y->side_last_us >= (uint64_t)SIDE_SYNC_MS * 1000)) {
+            take(&sfds, &capsfds, &nsfds, &y->sfds, &y->capsfds, &y->nsfds);
+            y->side_epoch++;
+            y->side_last_us = now;
+        }
         char **td = dirs;
-        tc = capdirs;
+        size_t tc = capdirs;
         dirs = y->dirs, capdirs = y->capdirs, ndirs = y->ndirs;
         y->dirs = td, y->capdirs = tc, y->ndirs = 0;
         struct sync_cookie *tk = ck;
@@ -93,41 +173,25 @@ static void *sync_main(void *arg)
         y->epoch++;
         pthread_mutex_unlock(&y->mu);
 
-        int err = 0;
-        uint64_t lat[64];
-        size_t nlat = 0, nsyncs = 0;
-        for (size_t i = 0; i < nfds; i++) {
-            uint64_t t0 = clock_mono_us();
-            if (fdatasync(fds[i]) < 0 && !err)
-                err = errno;
-            if (nlat < EDAD_ARRAY_LEN(lat))
-                lat[nlat++] = clock_mono_us() - t0;
-            nsyncs++;
-            close(fds[i]);
-        }
+        /* 1. what the confirms cover: segments and new directory entries */
+        struct sync_tally t = {0};
+        sync_fds(fds, nfds, &t);
         for (size_t i = 0; i < ndirs; i++) {
             uint64_t t0 = clock_mono_us();
-            if (fs_fsync_dir(dirs[i]) != EDAD_OK && errno != ENOENT && !err)
-                err = errno;    /* ENOENT: the queue was deleted meanwhile */
-            if (nlat < EDAD_ARRAY_LEN(lat))
-                lat[nlat++] = clock_mono_us() - t0;
-            nsyncs++;
+            if (fs_fsync_dir(dirs[i]) != EDAD_OK && errno != ENOENT && !t.err)
+                t.err = errno;  /* ENOENT: the queue was deleted meanwhile */
+            tally_time(&t, t0);
             free(dirs[i]);
         }
 
+        /* 2. the completions */
         pthread_mutex_lock(&y->mu);
         y->rounds++;
-        y->fsyncs += nsyncs;
-        for (size_t i = 0; i < nlat; i++)
-            hist_add(y, lat[i]);
-        if (err) {
-            y->errors++;
-            y->err_no = err;
-        }
+        tally_add(y, &t);
         y->done = grow(y->done, &y->capdone, y->ndone + nck, sizeof(*y->done));
         for (size_t i = 0; i < nck; i++) {
             y->done[y->ndone] = ck[i];
-            if (err)
+            if (t.err)
                 y->done[y->ndone].st = EDAD_ERR_IO;
             y->ndone++;
         }
@@ -136,11 +200,23 @@ static void *sync_main(void *arg)
             ssize_t w = write(st->efd, &one, sizeof(one));
             (void)w;    /* EAGAIN: the counter is already non-zero, the loop wakes */
         }
-        if (err)
-            log_error("store: fdatasync failed: %s; %zu confirm(s) fail", strerror(err), nck);
+        if (t.err)
+            log_error("store: fdatasync failed: %s; %zu confirm(s) fail", strerror(t.err), nck);
+
+        /* 3. ack files and marks ride along, after the confirms left */
+        pthread_mutex_unlock(&y->mu);
+        close_fds(fds, nfds);
+        struct sync_tally u = {0};
+        sync_fds(sfds, nsfds, &u);
+        close_fds(sfds, nsfds);
+        pthread_mutex_lock(&y->mu);
+        tally_add(y, &u);
+        if (u.err)
+            log_error("store: fdatasync of an ack or mark file failed: %s", strerror(u.err));
     }
     pthread_mutex_unlock(&y->mu);
     free(fds);
+    free(sfds);
     free(dirs);
     free(ck);
     return NULL;
@@ -156,6 +232,7 @@ void sync_init(struct store *st)
     pthread_cond_init(&y->cv, &ca);
     pthread_condattr_destroy(&ca);
     y->epoch = 1;
+    y->side_epoch = 1;
 }
 
 edad_status sync_start(struct store *st)
@@ -188,9 +265,12 @@ void sync_destroy(struct store *st)
     struct sync_state *y = &st->sync;
     for (size_t i = 0; i < y->nfds; i++)
         close(y->fds[i]);
+    for (size_t i = 0; i < y->nsfds; i++)
+        close(y->sfds[i]);
     for (size_t i = 0; i < y->ndirs; i++)
         free(y->dirs[i]);
     free(y->fds);
+    free(y->sfds);
     free(y->dirs);
     free(y->pend);
     free(y->done);
@@ -205,9 +285,10 @@ void sync_handover(struct store *st, const struct sync_file *files, size_t nfile
 
     pthread_mutex_lock(&y->mu);
     y->fds = grow(y->fds, &y->capfds, y->nfds + nfiles, sizeof(*y->fds));
+    y->sfds = grow(y->sfds, &y->capsfds, y->nsfds + nfiles, sizeof(*y->sfds));
     for (size_t i = 0; i < nfiles; i++) {
-        if (*files[i].epoch == y->epoch)
-            continue;   /* already listed for the coming round */
+        if (*files[i].epoch == (files[i].data ? y->epoch : y->side_epoch))
+            continue;   /* already listed */
         int fd = dup(files[i].fd);
         if (fd < 0) {
             /* out of descriptors: sync in place rather than lose the promise */
@@ -216,8 +297,11 @@ void sync_handover(struct store *st, const struct sync_file *files, size_t nfile
             y->fsyncs++;
             continue;
         }
-        y->fds[y->nfds++] = fd;
-        *files[i].epoch = y->epoch;
+        if (files[i].data)
+            y->fds[y->nfds++] = fd;
+        else
+            y->sfds[y->nsfds++] = fd;
+        *files[i].epoch = files[i].data ? y->epoch : y->side_epoch;
     }
     y->dirs = grow(y->dirs, &y->capdirs, y->ndirs + st->nnewdirs, sizeof(*y->dirs));
     for (size_t i = 0; i < st->nnewdirs; i++)
@@ -231,7 +315,7 @@ void sync_handover(struct store *st, const struct sync_file *files, size_t nfile
         y->npend++;
     }
     st->nbatch = 0;
-    if (y->npend || y->nfds || y->ndirs)
+    if (y->npend || y->nfds || y->nsfds || y->ndirs)
         pthread_cond_signal(&y->cv);
     pthread_mutex_unlock(&y->mu);
 }
