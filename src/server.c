@@ -114,6 +114,8 @@ static void server_dispatch(void *arg)
 {
     struct edad_server *s = arg;
     bool more = broker_dispatch_pending(s->broker);
+    if (s->sessions)
+        session_server_flow_poll(s->sessions);
     /* delivered marks (and acks of no-ack deliveries) before the bytes leave */
     server_store_flush(s);
     if (more)

@@ -148,6 +148,12 @@ struct vhost *broker_vhost_find(struct broker *b, struct edad_bytes name);
 edad_status broker_vhost_delete(struct broker *b, struct edad_bytes name);
 const char *vhost_name(const struct vhost *vh);
 struct broker *vhost_broker(const struct vhost *vh);
+/* Grows each time a message joins the backlog of a queue whose consumers
+ * lag far behind (more than 4,096 ready messages or 16 MiB): the publisher
+ * should wait (session flow) until broker_flow_release() moves, which it
+ * does each time such a queue hands a message to a consumer. */
+uint64_t broker_flow_events(const struct broker *b);
+uint64_t broker_flow_release(const struct broker *b);
 /*
  * fn for every vhost of b, in name order (strcmp); stops when fn returns
  * false.  fn may delete vhosts: a deleted one is skipped, one added during

@@ -68,6 +68,9 @@ void session_server_set_store(struct session_server *srv, const struct session_s
  */
 void session_server_sync_done(struct session_server *srv, uint64_t cookie, bool ok);
 void session_server_sync_batch_end(struct session_server *srv);
+/* After each broker dispatch pass: publishers waiting for a lagging queue
+ * (publisher flow, connection.c) go on once such a queue delivered. */
+void session_server_flow_poll(struct session_server *srv);
 
 /*
  * Resource alarms (issue 7), as RabbitMQ applies them: while any alarm is

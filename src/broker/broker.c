@@ -385,3 +385,13 @@ bool broker_dispatch_pending(struct broker *b)
     b->wakeup_sent = false;
     return false;
 }
+
+uint64_t broker_flow_events(const struct broker *b)
+{
+    return b->flow_events;
+}
+
+uint64_t broker_flow_release(const struct broker *b)
+{
+    return b->flow_release;
+}

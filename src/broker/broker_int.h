@@ -21,6 +21,8 @@ struct broker {
     struct hmap vhosts;         /* struct vhost by name */
     struct hmap owners;         /* struct owner_rec by owner pointer */
     uint64_t route_gen;         /* bumped per publish: visited marks */
+    uint64_t flow_events;       /* enqueues onto a consumed queue's backlog */
+    uint64_t flow_release;      /* deliveries from a queue in flow */
     /* scratch for routing (reused, never shrinks below its peak) */
     struct queue **route_q;
     uint32_t route_qn, route_qcap;

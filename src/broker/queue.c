@@ -627,6 +627,20 @@ static void queue_trim_head(struct queue *q)
     }
 }
 
+/*
+ * A queue whose consumers lag this far behind tells the publishers
+ * (broker_flow_events): a publishing connection then waits until the queue
+ * delivers again (broker_flow_release), so that intake cannot starve
+ * delivery on a busy loop.
+ */
+#define QUEUE_FLOW_READY 4096
+#define QUEUE_FLOW_BYTES (16u * 1024 * 1024)
+
+static bool queue_lags(const struct queue *q)
+{
+    return q->ready > QUEUE_FLOW_READY || q->ready_bytes > QUEUE_FLOW_BYTES;
+}
+
 edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
 {
     if (stored)
@@ -663,6 +677,10 @@ edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
         expiry_track(q, &e);            /* else no expiry to index */
     ready_push(q, &e);
     q->st_published++;
+    if (q->consumer_count > 0 && queue_lags(q)) {
+        q->flow = true;
+        b->flow_events++;
+    }
     if (q->max_len >= 0 || q->max_bytes >= 0) {
         b->route_busy++;
         queue_trim_head(q);
@@ -702,6 +720,11 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
         if (q->count_header)
             e->flags |= QUEUE_ENTRY_COUNT_HEADER;
         queue_entry_delivering(q, e);
+        if (q->flow) {
+            /* a waiting publisher may go on (broker_flow_release) */
+            q->b->flow_release++;
+            q->flow = queue_lags(q);
+        }
         return true;
     }
     return false;

@@ -113,6 +113,7 @@ struct queue {
     uint32_t refs;              /* vhost map + queue_ref holders + dispatch */
     uint32_t unacked;
     bool durable, exclusive, auto_delete, had_consumer, deleted, dirty;
+    bool flow;                  /* consumers lag far behind: publishers wait (queue.c) */
     bool quorum;                /* declared x-queue-type=quorum */
     bool zombie;                /* deleted, on the broker's zombie list */
     const void *owner;          /* exclusive owner */

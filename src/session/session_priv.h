@@ -50,6 +50,9 @@ struct session_server {
     struct connection **touched;     /* connections with confirms to flush */
     uint32_t n_touched, touched_cap;
     bool in_batch_end;               /* session_server_sync_batch_end running (durable.c) */
+    struct connection **flow_wait;   /* publishers waiting for a lagging queue (connection.c) */
+    uint32_t n_flow_wait, flow_wait_cap;
+    uint64_t flow_release_seen;      /* broker_flow_release() when they began waiting */
     /* resource alarms (connection.c) */
     unsigned alarms;                 /* SESSION_ALARM_* bits active now */
     size_t n_blocked_conns;          /* connections with blocked set */
@@ -100,6 +103,9 @@ struct connection {
     struct arena arena;              /* per-frame decode memory, reset after each frame */
     struct net_timer *timer;         /* handshake / closing / silent-close deadline */
     struct net_timer *hb_timer;      /* heartbeat ticks, every heartbeat/2 */
+    struct net_timer *flow_timer;    /* bounds a flow wait (created on first use) */
+    bool flow_waiting;               /* on srv->flow_wait: input waits for delivery */
+    uint64_t flow_grace_until;       /* clock_mono_ms() until which flow is ignored */
     uint64_t hb_mark;                /* bytes queued at the last heartbeat tick */
     uint32_t frame_max;              /* negotiated; 4096 until tune-ok */
     uint16_t channel_max;            /* negotiated */
@@ -108,6 +114,7 @@ struct connection {
     uint8_t hb_missed;               /* receive checks without input */
     bool recv_activity;              /* bytes arrived since the last check */
     bool got_data;                   /* anything at all arrived */
+    bool in_frames;                  /* inside conn_process_frames (no re-entry) */
     uint32_t client_caps;            /* CLIENT_CAP_* */
     uint8_t *client_props;           /* start-ok's client-properties table body (heap
                                         copy for the management API), or NULL */

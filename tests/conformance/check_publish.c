@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctm.h"
 
@@ -208,6 +209,54 @@ START_TEST(test_pipelined_publishes_keep_order)
         ctm_in_free(&in);
     }
     raw_close(&c);
+}
+END_TEST
+
+/*
+ * Publisher flow never blocks for good: one connection publishes 20,000
+ * messages to a queue it consumes itself with prefetch 1 and no ack yet, so
+ * the backlog passes the flow threshold (4,096) with a consumer that cannot
+ * take more.  Every publish must still be enqueued, in order, and the same
+ * connection must go on (ack, next delivery).
+ */
+START_TEST(test_publisher_flow_never_blocks_for_good)
+{
+    struct raw_conn c, c2;
+    struct raw_buf out;
+    struct ctm_in in;
+    char q[CTM_NAME_MAX];
+    const uint32_t n = 20000;
+    ctm_name(q, sizeof(q), "flow");
+    ct_open_channel(&c, S, 1);
+    ct_open_channel(&c2, S, 1);
+    ctm_queue_declare(&c, 1, q, 0, NULL, NULL, 0, NULL, NULL);
+    ctm_basic_qos(&c, 1, 1, false);
+    ctm_basic_consume(&c, 1, q, "", 0, NULL, 0);
+    raw_buf_init(&out);
+    for (uint32_t i = 0; i < n; i++) {
+        char body[16];
+        int len = snprintf(body, sizeof(body), "%u", i);
+        ctm_put_publish(&out, &c, 1, "", q, 0, NULL, body, (size_t)len, 0);
+    }
+    ct_send(&c, out.data, out.len);
+    raw_buf_free(&out);
+    uint32_t ready = 0;
+    for (int i = 0; i < 600 && ready < n - 1; i++) {
+        ready = ctm_queue_count(&c2, 1, q, NULL);
+        if (ready < n - 1) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_uint_eq(ready, n - 1);
+    ctm_expect_deliver(&c, &in, 1, "0");
+    ctm_send_basic_ack(&c, 1, in.delivery_tag, false);
+    ctm_in_free(&in);
+    ctm_expect_deliver(&c, &in, 1, "1");
+    ctm_in_free(&in);
+    ctm_queue_delete(&c2, 1, q, 0);
+    raw_close(&c);
+    raw_close(&c2);
 }
 END_TEST
 
@@ -548,6 +597,7 @@ static Suite *publish_suite(void)
     tcase_add_test(tc, test_empty_body_has_no_body_frame);
     tcase_add_test(tc, test_content_interleaved_across_channels);
     tcase_add_test(tc, test_pipelined_publishes_keep_order);
+    tcase_add_test(tc, test_publisher_flow_never_blocks_for_good);
     tcase_add_test(tc, test_properties_round_trip);
     tcase_add_test(tc, test_user_id_mismatch_406);
     tcase_add_test(tc, test_publish_and_get_with_rabbitmq_c);
