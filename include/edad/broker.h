@@ -151,7 +151,7 @@ struct broker *vhost_broker(const struct vhost *vh);
 /* Grows each time a message joins the backlog of a queue whose consumers
  * lag far behind (more than 4,096 ready messages or 16 MiB): the publisher
  * should wait (session flow) until broker_flow_release() moves, which it
- * does each time such a queue hands a message to a consumer. */
+ * does when such a queue has delivered down to 3,072 messages (12 MiB). */
 uint64_t broker_flow_events(const struct broker *b);
 uint64_t broker_flow_release(const struct broker *b);
 /*

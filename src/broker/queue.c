@@ -630,8 +630,8 @@ static void queue_trim_head(struct queue *q)
 /*
  * A queue whose consumers lag this far behind tells the publishers
  * (broker_flow_events): a publishing connection then waits until the queue
- * delivers again (broker_flow_release), so that intake cannot starve
- * delivery on a busy loop.
+ * has delivered a quarter of that (broker_flow_release), so that intake
+ * cannot starve delivery on a busy loop.
  */
 #define QUEUE_FLOW_READY 4096
 #define QUEUE_FLOW_BYTES (16u * 1024 * 1024)
@@ -639,6 +639,12 @@ static void queue_trim_head(struct queue *q)
 static bool queue_lags(const struct queue *q)
 {
     return q->ready > QUEUE_FLOW_READY || q->ready_bytes > QUEUE_FLOW_BYTES;
+}
+
+/* Hysteresis: publishers go on once a quarter of the threshold is delivered. */
+static bool queue_caught_up(const struct queue *q)
+{
+    return q->ready <= QUEUE_FLOW_READY / 4 * 3 && q->ready_bytes <= QUEUE_FLOW_BYTES / 4 * 3;
 }
 
 edad_status queue_enqueue(struct queue *q, struct message *m, bool *stored)
@@ -720,10 +726,10 @@ bool queue_take_ready(struct queue *q, struct queue_entry *e, bool for_consumer)
         if (q->count_header)
             e->flags |= QUEUE_ENTRY_COUNT_HEADER;
         queue_entry_delivering(q, e);
-        if (q->flow) {
-            /* a waiting publisher may go on (broker_flow_release) */
+        if (q->flow && queue_caught_up(q)) {
+            /* waiting publishers may go on (broker_flow_release) */
+            q->flow = false;
             q->b->flow_release++;
-            q->flow = queue_lags(q);
         }
         return true;
     }
