@@ -19,6 +19,7 @@
 #include "args_int.h"
 #include "broker_int.h"
 #include "exchange_int.h"
+#include "message_int.h"
 #include "queue_int.h"
 
 #define DEFAULT_DISPATCH_BATCH 256u
@@ -147,10 +148,13 @@ void broker_memory_released(uint64_t bytes)
     /* glibc keeps freed small chunks (fastbins, tcache) mapped: after a big
      * queue goes, give the pages back so RSS returns to its baseline */
 #if defined(__GLIBC__)
-    if (bytes >= TRIM_THRESHOLD)
+    if (bytes >= TRIM_THRESHOLD) {
+        message_cache_trim();
         malloc_trim(0);
+    }
 #else
-    EDAD_UNUSED(bytes);
+    if (bytes >= TRIM_THRESHOLD)
+        message_cache_trim();
 #endif
 }
 

@@ -69,6 +69,18 @@ static void msg_block_free(void *p, size_t total)
     msg_cache_bytes += size;
 }
 
+void message_cache_trim(void)
+{
+    for (size_t i = 0; i < EDAD_ARRAY_LEN(msg_cache); i++) {
+        while (msg_cache[i]) {
+            struct msg_block *b = msg_cache[i];
+            msg_cache[i] = b->next;
+            free(b);
+        }
+    }
+    msg_cache_bytes = 0;
+}
+
 static size_t message_total(const struct message *m)
 {
     return sizeof(struct message) + m->exchange_len + m->rk_len + m->props_len + m->body_len;

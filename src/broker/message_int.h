@@ -56,4 +56,8 @@ struct message *message_new_dead(struct edad_bytes exchange, struct edad_bytes r
                                  struct edad_bytes props, struct edad_bytes body,
                                  const struct message *orig, struct broker_deaths *deaths);
 
+/* Free every recycled message block (after a big queue is released, so
+ * RSS goes back to its baseline). */
+void message_cache_trim(void);
+
 #endif
