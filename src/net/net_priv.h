@@ -76,4 +76,9 @@ enum net_peer_cert net_tls_peer_cert_name(struct bufferevent *bev, bool common_n
 /* Format a socket address as "1.2.3.4:5" or "[::1]:5" into buf. */
 void net_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
 
+/* writer.c: one sendmsg() (MSG_NOSIGNAL, non-blocking, EINTR retried) of
+ * up to 64 pieces of buf from byte off; *want is what was offered.  Bytes
+ * sent, or -1 with errno.  Reads buf only (any thread that owns it). */
+ssize_t net_send_evbuffer(int fd, struct evbuffer *buf, size_t off, size_t *want);
+
 #endif

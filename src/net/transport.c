@@ -27,7 +27,6 @@
 /* Bytes one read()/write() may move; large enough to batch many frames. */
 #define TRANSPORT_MAX_SINGLE_IO (256 * 1024)
 /* Plain TCP: buffer pieces handed to one sendmsg(). */
-#define TRANSPORT_WRITE_IOV 64
 /* With a writer thread: output up to this size, when the writer holds
    nothing of the socket, is written by the loop itself (low latency at
    low rates); more goes to the writer. */
@@ -314,7 +313,7 @@ static void transport_handoff(struct net_transport *t)
 }
 
 /*
- * Send the output: one sendmsg() of up to TRANSPORT_WRITE_IOV pieces,
+ * Send the output: one sendmsg() of up to 64 pieces (net_send_evbuffer),
  * repeated while the socket takes everything offered.  A short write or
  * EAGAIN arms EV_WRITE (the socket is full; with a writer thread, the
  * rest goes to the writer instead); an empty output disarms it.  Only
@@ -334,21 +333,9 @@ static void transport_plain_write(struct net_transport *t)
         return;
     }
     while ((len = evbuffer_get_length(t->out)) > 0) {
-        struct evbuffer_iovec v[TRANSPORT_WRITE_IOV];
-        int nv = evbuffer_peek(t->out, -1, NULL, v, TRANSPORT_WRITE_IOV);
-        if (nv > TRANSPORT_WRITE_IOV)
-            nv = TRANSPORT_WRITE_IOV;
-        size_t want = 0;
-        for (int i = 0; i < nv; i++)
-            want += v[i].iov_len;
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = v;
-        mh.msg_iovlen = (size_t)nv;
-        ssize_t n = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        size_t want;
+        ssize_t n = net_send_evbuffer(t->fd, t->out, 0, &want);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 full = true;
             else

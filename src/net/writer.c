@@ -103,31 +103,39 @@ static void writer_finish(struct net_writer *w, struct net_wjob *j)
         writer_signal(w->wake_l);
 }
 
+ssize_t net_send_evbuffer(int fd, struct evbuffer *buf, size_t off, size_t *want)
+{
+    struct evbuffer_ptr pos;
+    *want = 0;
+    if (evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct evbuffer_iovec v[WRITER_IOV];
+    int nv = evbuffer_peek(buf, -1, &pos, v, WRITER_IOV);
+    if (nv > WRITER_IOV)
+        nv = WRITER_IOV;
+    for (int i = 0; i < nv; i++)
+        *want += v[i].iov_len;
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = v;
+    mh.msg_iovlen = (size_t)nv;
+    ssize_t n;
+    do {
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 /* Writer thread: send what is left of j; false when the socket is full. */
 static bool writer_send(struct net_wjob *j)
 {
     size_t total = evbuffer_get_length(j->buf);
     while (j->sent < total) {
-        struct evbuffer_ptr pos;
-        if (evbuffer_ptr_set(j->buf, &pos, j->sent, EVBUFFER_PTR_SET) != 0) {
-            j->err = EINVAL;
-            return true;
-        }
-        struct evbuffer_iovec v[WRITER_IOV];
-        int nv = evbuffer_peek(j->buf, -1, &pos, v, WRITER_IOV);
-        if (nv > WRITER_IOV)
-            nv = WRITER_IOV;
-        size_t want = 0;
-        for (int i = 0; i < nv; i++)
-            want += v[i].iov_len;
-        struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = v;
-        mh.msg_iovlen = (size_t)nv;
-        ssize_t n = sendmsg(j->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        size_t want;
+        ssize_t n = net_send_evbuffer(j->fd, j->buf, j->sent, &want);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return false;
             j->err = errno;
