@@ -72,12 +72,15 @@ void connection_set_state(struct connection *c, enum conn_state next)
 
 /* ---- closing ------------------------------------------------------------------ */
 
+static void conn_flow_forget(struct connection *c);
+
 void connection_kill(struct connection *c, uint64_t delay_ms)
 {
     if (c->state == CONN_DEAD)
         return;
     connection_set_state(c, CONN_DEAD);
     channel_free_all(c);
+    conn_flow_forget(c);
     net_timer_stop(c->hb_timer);
     net_transport_pause_read(c->t);
     if (delay_ms == 0) {
